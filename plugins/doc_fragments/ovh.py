@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Authentication and API behaviour, shared by every OVH module and the inventory plugin.
+    DOCUMENTATION = r"""
+options:
+  endpoint:
+    description:
+      - The OVH API endpoint, as a python-ovh name (V(ovh-eu), V(ovh-ca), V(ovh-us), V(kimsufi-eu),
+        V(kimsufi-ca), V(soyoustart-eu), V(soyoustart-ca)) or as an C(http(s)://) URL of the API root
+        (for example C(https://eu.api.ovh.com/1.0), a corporate proxy, or the collection's sandbox).
+      - If not set, the E(OVH_ENDPOINT) environment variable, then the C([default]) section of
+        C(ovh.conf), then V(ovh-eu).
+    type: str
+  application_key:
+    description:
+      - The application key, with O(application_secret) and O(consumer_key).
+      - If not set, E(OVH_APPLICATION_KEY), then the endpoint's section of C(ovh.conf)
+        (C(./ovh.conf), C(~/.ovh.conf), C(/etc/ovh.conf)), as python-ovh does.
+    type: str
+  application_secret:
+    description:
+      - The application secret. Never logged.
+      - If not set, E(OVH_APPLICATION_SECRET), then C(ovh.conf).
+    type: str
+  consumer_key:
+    description:
+      - The consumer key that the application secret signs for. Never logged.
+      - If not set, E(OVH_CONSUMER_KEY), then C(ovh.conf).
+    type: str
+  client_id:
+    description:
+      - The OAuth2 client ID of a service account (client credentials flow), instead of an application key.
+      - If not set, E(OVH_CLIENT_ID), then C(ovh.conf).
+    type: str
+  client_secret:
+    description:
+      - The OAuth2 client secret that goes with O(client_id). Never logged.
+      - If not set, E(OVH_CLIENT_SECRET), then C(ovh.conf).
+    type: str
+  oauth2_token_url:
+    description:
+      - The OAuth2 token URL. Only needed when O(endpoint) is a URL whose token URL is not
+        C(<scheme>://<host>/auth/oauth2/token); the endpoint names know theirs.
+      - If not set, E(OVH_OAUTH2_TOKEN_URL).
+    type: str
+  api_max_attempts:
+    description:
+      - How many times one request is sent at most. Answers 429, 5xx and "busy" answers (a 400
+        C([IntegrityError]) or 409 naming a status such as C(UPSCALING)) are retried with jittered
+        exponential backoff.
+      - A create (POST) that timed out or got a 5xx is never resent; the module looks the object up by
+        name and adopts it if it was created.
+    type: int
+    default: 8
+  api_rate_limit:
+    description:
+      - Send at most this many requests per second (client side). Unset means no limit.
+      - OVH describes fair use as about 60 requests a minute per consumer key.
+    type: float
+  api_timeout:
+    description:
+      - Seconds to wait for the connection and for each answer.
+    type: int
+    default: 60
+requirements:
+  - python-ovh >= 1.2.0 (pip package C(ovh))
+notes:
+  - Secrets (O(application_secret), O(consumer_key), O(client_secret), passwords and kubeconfig keys
+    returned by the API) are never written to a log or a diff.
+  - Every failure returns RV(failure) with the HTTP status, the OVH error class, the message and the
+    C(X-Ovh-Queryid) that OVH support asks for.
+"""
+
+    PROJECT = r"""
+options:
+  service_name:
+    description:
+      - The Public Cloud project ID.
+      - If not set, the E(OVH_CLOUD_PROJECT_SERVICE) environment variable.
+    type: str
+    required: true
+"""
+
+    WAIT = r"""
+options:
+  wait:
+    description:
+      - Wait until the resource reaches its target status (ready, or gone when deleting).
+      - Every transitional status counts as pending; an error status fails at once.
+      - Before changing or deleting a resource, the module always waits until no operation runs on it.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait at most, for each wait.
+    type: int
+    default: 1800
+  wait_sleep:
+    description:
+      - Seconds between two reads of the status while waiting.
+    type: float
+    default: 10
+"""
