@@ -1,0 +1,333 @@
+"""The HTTP server: one pipeline for every request.
+
+``/1.0/...`` (and the ``/v1/...`` alias) is the OVH API: route matching against the official
+schema, authentication, faults, parameter and body validation, the route handler under the state
+lock, response validation against ``responseType``, the request log. ``/auth/oauth2/token`` is the
+OAuth2 token endpoint; ``/_emulator/...`` is the unauthenticated admin API (see ``admin.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import admin, catalog, routes
+from .auth import Authenticator, load_or_create_credentials
+from .config import Settings
+from .context import Ctx
+from .errors import ApiError, AuthError
+from .faults import BODY_500, FaultInjector, faultable
+from .ids import Ids
+from .localkube_bridge import LocalKube
+from .reqlog import RequestLog, redact
+from .routing import REGISTRY
+from .schema import MSG_BAD_JSON, Schema, load_schema
+from .store import Store, atomic_write_json
+
+API_PREFIXES = ("/1.0", "/v1")
+TOKEN_PATH = "/auth/oauth2/token"
+INVALID_URL = {"class": "Client::NotFound", "message": "Got an invalid (or empty) URL"}
+
+
+class Answer:
+    def __init__(self, status: int, body: Any = None, *, raw: bytes | None = None,
+                 content_type: str = "application/json; charset=utf-8"):
+        self.status = status
+        self.body = body
+        self.raw = raw
+        self.content_type = content_type
+
+    def payload(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        return json.dumps(self.body).encode("utf-8")
+
+
+class Emulator:
+    def __init__(self, state_dir: str | Path, settings: Settings | None = None, host: str = "127.0.0.1",
+                 port: int = 0, kubeconfig: str | None = None, mirror: Path | None = None,
+                 verbose: bool = False):
+        self.state_dir = Path(state_dir).resolve()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = settings or Settings.from_env()
+        self.verbose = verbose
+        self.store = Store(self.state_dir)
+        self.creds = load_or_create_credentials(self.state_dir)
+        self.ids = Ids(self.settings.seed)
+        self.settings.on_change(lambda ch: self.ids.reseed(ch["seed"]) if "seed" in ch else None)
+        self.faults = FaultInjector(self.settings)
+        self.schema: Schema = load_schema(
+            mirror=mirror, enum_overrides={"cloud.kube.VersionEnum": list(catalog.KUBE_VERSIONS)})
+        self.log = RequestLog(self.state_dir / "requests.jsonl")
+        self.auth = Authenticator(self.creds, self.settings, self.store)
+        self.localkube = LocalKube(kubeconfig) if kubeconfig else None
+        self._violations: list[dict] = []
+        self._vlock = threading.Lock()
+        self._effect_lock = threading.Lock()
+        self.effect_errors: list[dict] = []
+        self.started = time.time()
+        routes.load()
+        self._check_routes()
+        with self.store.transaction() as st:
+            if self.creds["service_name"] not in st["projects"]:
+                st["projects"][self.creds["service_name"]] = self.new_project()
+            for proj in st["projects"].values():  # domains added since the state was written
+                for init in REGISTRY.initializers:
+                    init(proj, self)
+        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.app = self  # type: ignore[attr-defined]
+        self.host = host
+        self.port = self.httpd.server_address[1]
+
+    # -- identity ----------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url + "/1.0"
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + TOKEN_PATH
+
+    def ready_info(self) -> dict:
+        info = {"endpoint": self.endpoint, "port": self.port, "host": self.host, "pid": _pid(),
+                "token_url": self.token_url, "state_dir": str(self.state_dir),
+                "kubeconfig": self.localkube.kubeconfig if self.localkube else None}
+        for k in ("application_key", "application_secret", "consumer_key", "client_id", "client_secret",
+                  "service_name"):
+            info[k] = self.creds[k]
+        return info
+
+    def new_project(self) -> dict:
+        now = self.store.now()
+        proj = {"_created_ts": now, "description": "Keiko sandbox project",
+                "regions": list(catalog.MKS_REGIONS + catalog.OTHER_REGIONS)}
+        for init in REGISTRY.initializers:
+            init(proj, self)
+        return proj
+
+    def _check_routes(self) -> None:
+        missing = [k for k in REGISTRY.routes if k not in self.schema.operations]
+        if missing:
+            raise RuntimeError("routes not in the official schema: " + ", ".join(f"{m} {p}" for m, p in missing))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def shutdown(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def write_ready_file(self, path: str | Path) -> None:
+        atomic_write_json(Path(path), self.ready_info(), mode=0o600)
+
+    # -- violations --------------------------------------------------------------------------
+    def add_violation(self, v: dict) -> None:
+        with self._vlock:
+            self._violations.append(v)
+        if self.verbose:
+            print(f"ovh-emulator: VIOLATION {v}", file=sys.stderr, flush=True)
+
+    def violations(self) -> list[dict]:
+        with self._vlock:
+            return list(self._violations)
+
+    def clear_violations(self) -> None:
+        with self._vlock:
+            self._violations.clear()
+
+    # -- the pipeline ------------------------------------------------------------------------
+    def dispatch(self, h: "_Handler") -> None:
+        t0 = time.monotonic()
+        wall = time.time()
+        method = h.command.upper()
+        split = urlsplit(h.path)
+        path = split.path
+        query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        length = int(h.headers.get("Content-Length") or 0)
+        raw_body = h.rfile.read(length) if length > 0 else b""
+        body_text = raw_body.decode("utf-8", errors="replace")
+
+        if path == "/_emulator" or path.startswith("/_emulator/"):
+            try:
+                ans = admin.handle(self, method, path, query, body_text)
+            except Exception as exc:  # pragma: no cover - defensive
+                ans = Answer(500, {"message": f"admin error: {exc}"})
+            self._send(h, ans, self.ids.query_id(0))
+            return
+
+        seq = self.log.next_seq()
+        qid = self.ids.query_id(seq)
+        entry: dict[str, Any] = {
+            "seq": seq, "monotonic": t0, "time": wall, "method": method, "path": path, "query": query,
+            "query_id": qid, "fault": None, "resources": [], "operation": None, "auth": None,
+        }
+        try:
+            if path == TOKEN_PATH and method == "POST":
+                entry["kind"] = "token"
+                entry["body"] = redact({k: v[0] for k, v in parse_qs(body_text).items()})
+                status, body = self.auth.issue_token(h.headers, body_text)
+                ans = Answer(status, body)
+            elif any(path == p or path.startswith(p + "/") for p in API_PREFIXES):
+                prefix = next(p for p in API_PREFIXES if path == p or path.startswith(p + "/"))
+                api_path = path[len(prefix):] or "/"
+                entry["kind"] = "auth" if api_path.startswith("/auth/") else "api"
+                ans = self._api(h, method, prefix, api_path, query, body_text, entry)
+            else:
+                entry["kind"] = "other"
+                ans = Answer(404, dict(INVALID_URL))
+        except Exception as exc:  # an emulator bug: answer like the API's 500, and record it
+            tb = traceback.format_exc()
+            self.add_violation({"kind": "emulator_exception", "seq": seq, "method": method, "path": path,
+                                "message": f"{type(exc).__name__}: {exc}", "traceback": tb})
+            if self.verbose:
+                print(tb, file=sys.stderr, flush=True)
+            ans = Answer(500, dict(BODY_500))
+        entry["status"] = ans.status
+        entry["duration_ms"] = round((time.monotonic() - t0) * 1000.0, 3)
+        self._send(h, ans, qid)
+        self.log.append(entry)
+
+    def _api(self, h, method: str, prefix: str, api_path: str, query: dict, body_text: str,
+             entry: dict) -> Answer:
+        if body_text:
+            try:
+                entry["body"] = redact(json.loads(body_text))
+            except ValueError:
+                entry["body"] = "<invalid JSON>"
+        match = self.schema.match(method, api_path)
+        if match is None:
+            if self.schema.templates_for(api_path):
+                return Answer(405, {"class": "Client::MethodNotAllowed",
+                                    "message": f"Method {method} is not allowed on this URL"})
+            return Answer(404, dict(INVALID_URL))
+        op = match.operation
+        entry["operation"] = op.path
+
+        if not op.no_auth:
+            full_url = "http://" + (h.headers.get("Host") or f"{self.host}:{self.port}") + h.path
+            try:
+                info = self.auth.check(method, full_url, h.headers, body_text)
+            except AuthError as err:
+                entry["auth"] = "rejected"
+                return Answer(err.status, err.body())
+            entry["auth"] = info.mode
+
+        if faultable(api_path):
+            lat = self.faults.latency_seconds()
+            if lat > 0:
+                time.sleep(lat)
+                entry["latency_ms"] = lat * 1000.0
+            fault = self.faults.before()
+            if fault is not None:
+                entry["fault"] = fault.kind
+                return Answer(fault.status, fault.body)
+
+        route = REGISTRY.routes.get(op.key)
+        if route is None:
+            self.add_violation({"kind": "unimplemented", "seq": entry["seq"], "method": method,
+                                "path": api_path, "operation": op.path,
+                                "message": f"the emulator does not implement {method} {op.path}"})
+            return Answer(501, {"class": "Server::NotImplemented",
+                                "message": f"The OVH API emulator does not implement {method} {op.path}"})
+
+        body: Any = None
+        if body_text.strip():
+            try:
+                body = json.loads(body_text)
+            except ValueError:
+                return Answer(400, {"class": "Client::BadRequest", "message": MSG_BAD_JSON})
+        issues = self.schema.validate_params(op, match.params, query) + \
+            self.schema.validate_request_body(op, body)
+        if issues:
+            entry["validation"] = [i.as_dict() for i in issues]
+            return Answer(400, {"class": "Client::BadRequest", "message": issues[0].message})
+
+        request_id = self.ids.uuid()
+        with self.store.transaction() as st:
+            ctx = Ctx(self, st, method, api_path, op.path, match.params, query, body, request_id)
+            try:
+                for adv in REGISTRY.advancers:
+                    adv(ctx)
+                result = route.handler(ctx, **match.params)
+            except ApiError as err:
+                entry["resources"] = ctx.touched
+                effects = ctx._effects
+                ans = Answer(err.status, err.body())
+                result = None
+            else:
+                ans = None
+                entry["resources"] = ctx.touched
+                effects = ctx._effects
+        self._run_effects(effects)
+        if ans is not None:
+            return ans
+
+        for issue in self.schema.validate_response(op, result):
+            self.add_violation({"kind": "response_schema", "seq": entry["seq"], "method": method,
+                                "path": api_path, "operation": op.path, "type": op.response_type,
+                                "where": issue.path, "message": issue.message})
+        if route.create and method == "POST" and faultable(api_path) and self.faults.created_500():
+            entry["fault"] = "500_created"
+            return Answer(500, dict(BODY_500))
+        return Answer(200, result)
+
+    def _run_effects(self, effects) -> None:
+        if not effects:
+            return
+        with self._effect_lock:
+            for fn in effects:
+                try:
+                    fn()
+                except Exception as exc:
+                    rec = {"time": time.time(), "effect": getattr(fn, "__name__", repr(fn)),
+                           "error": f"{type(exc).__name__}: {exc}"}
+                    self.effect_errors.append(rec)
+                    print(f"ovh-emulator: side effect failed: {rec}", file=sys.stderr, flush=True)
+
+    def _send(self, h: "_Handler", ans: Answer, qid: str) -> None:
+        data = ans.payload()
+        try:
+            h.send_response(ans.status)
+            h.send_header("Content-Type", ans.content_type)
+            h.send_header("Content-Length", str(len(data)))
+            h.send_header("X-Ovh-Queryid", qid)
+            h.send_header("Cache-Control", "no-cache")
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ovh-api-emulator"
+    sys_version = ""
+
+    def _go(self) -> None:
+        self.server.app.dispatch(self)  # type: ignore[attr-defined]
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _go
+
+    def log_message(self, fmt: str, *args) -> None:  # noqa: D401 - quiet unless verbose
+        if getattr(self.server, "app", None) is not None and self.server.app.verbose:  # type: ignore[attr-defined]
+            sys.stderr.write("ovh-emulator: %s - %s\n" % (self.address_string(), fmt % args))
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
