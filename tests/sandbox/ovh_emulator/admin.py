@@ -91,6 +91,8 @@ def handle(app: "Emulator", method: str, path: str, query: dict, body_text: str)
         if name == "reset":
             do_state = payload.get("state", True)
             if do_state:
+                for hook in REGISTRY.resetters:
+                    hook(app)
                 with app.store.transaction() as st:
                     tokens = st.get("oauth2_tokens", {})
                     st.clear()

@@ -13,7 +13,8 @@ arguments and return the response body (``None`` for ``void``); they raise
 
 ``create=True`` marks a POST that creates a resource: the "500 but created" fault applies to it.
 ``advancer`` functions run before each API request to move statuses with time;
-``project_initializer`` functions fill a new (or reset) project with the domain's collections.
+``project_initializer`` functions fill a new (or reset) project with the domain's collections;
+``on_start`` and ``before_reset`` hooks receive the emulator.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Registry:
         self.routes: dict[tuple[str, str], Route] = {}
         self.advancers: list[Callable] = []
         self.initializers: list[Callable] = []
+        self.startup: list[Callable] = []
+        self.resetters: list[Callable] = []
 
     def route(self, method: str, template: str, *, create: bool = False):
         def deco(fn: Callable) -> Callable:
@@ -58,8 +61,22 @@ class Registry:
             self.initializers.append(fn)
         return fn
 
+    def on_start(self, fn: Callable) -> Callable:
+        """``fn(app)`` runs once in the background after the server starts (e.g. resync localkube)."""
+        if fn not in self.startup:
+            self.startup.append(fn)
+        return fn
+
+    def before_reset(self, fn: Callable) -> Callable:
+        """``fn(app)`` runs before ``POST /_emulator/reset`` forgets the state."""
+        if fn not in self.resetters:
+            self.resetters.append(fn)
+        return fn
+
 
 REGISTRY = Registry()
 route = REGISTRY.route
 advancer = REGISTRY.advancer
 project_initializer = REGISTRY.project_initializer
+on_start = REGISTRY.on_start
+before_reset = REGISTRY.before_reset

@@ -124,11 +124,41 @@ class Emulator:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def serve_forever(self) -> None:
+        self._stop = threading.Event()
+        self._bg = threading.Thread(target=self._background, name="ovh-emulator-bg", daemon=True)
+        self._bg.start()
         self.httpd.serve_forever(poll_interval=0.2)
 
     def shutdown(self) -> None:
+        if getattr(self, "_stop", None) is not None:
+            self._stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def _background(self) -> None:
+        """Startup hooks, then (only with localkube) a 1 s tick so that node pools reach the
+        cluster without waiting for a client to poll."""
+        for hook in REGISTRY.startup:
+            try:
+                hook(self)
+            except Exception as exc:  # noqa: BLE001
+                self.effect_errors.append({"time": time.time(), "effect": getattr(hook, "__name__", "hook"),
+                                           "error": f"{type(exc).__name__}: {exc}"})
+        while self.localkube is not None and not self._stop.wait(1.0):
+            try:
+                self.tick()
+            except Exception as exc:  # noqa: BLE001
+                self.effect_errors.append({"time": time.time(), "effect": "tick",
+                                           "error": f"{type(exc).__name__}: {exc}"})
+
+    def tick(self) -> None:
+        """Apply the transitions that are over (what every API request does first)."""
+        with self.store.transaction() as st:
+            ctx = Ctx(self, st, "TICK", "", "", {}, {}, None, self.ids.uuid())
+            for adv in REGISTRY.advancers:
+                adv(ctx)
+            effects = ctx._effects
+        self._run_effects(effects)
 
     def write_ready_file(self, path: str | Path) -> None:
         atomic_write_json(Path(path), self.ready_info(), mode=0o600)

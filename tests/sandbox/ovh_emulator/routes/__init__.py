@@ -8,6 +8,7 @@ import importlib
 ROUTE_MODULES = (
     "auth",
     "project",
+    "kube",
 )
 
 _loaded = False
