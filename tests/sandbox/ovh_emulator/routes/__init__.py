@@ -9,6 +9,7 @@ ROUTE_MODULES = (
     "auth",
     "project",
     "kube",
+    "network",
 )
 
 _loaded = False
