@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What the Managed Kubernetes modules share.
+
+PRIVATE to this collection: not a public API, may change in any release.
+
+- :class:`KubeModule`: an :class:`OvhModule` that finds a cluster by name or
+  id, reads it with the "404 right after a create" allowance, and waits until
+  no operation runs on it before a sub-resource (node pool, OIDC, IP
+  restrictions) is changed;
+- version parsing (``1.29``, ``1.29.3-1``);
+- :meth:`KubeModule.post_action`: a non-create POST (``update``, ``reset``,
+  ``restart``) that is resent after an ambiguous answer only when the cluster
+  shows it was not applied.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import time
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_CLUSTER
+
+# The Terraform provider retries a GET that answers 404 for up to 2 minutes after a create.
+NOT_FOUND_AFTER_CREATE = 120.0
+
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-.*)?$")
+_MINOR_RE = re.compile(r"^\d+\.\d+$")
+
+
+def parse_version(version):
+    """``"1.29.3-1"`` -> ``(1, 29, 3)``, ``"1.29"`` -> ``(1, 29, None)``; None when unreadable."""
+    match = _VERSION_RE.match(str(version or "").strip())
+    if not match:
+        return None
+    patch = match.group(3)
+    return int(match.group(1)), int(match.group(2)), int(patch) if patch is not None else None
+
+
+def minor_of(version):
+    """``"1.29.3-1"`` -> ``(1, 29)``; None when unreadable."""
+    parsed = parse_version(version)
+    return parsed[:2] if parsed else None
+
+
+def is_minor_version(text):
+    """True for a ``MAJOR.MINOR`` string (what the API accepts as a version)."""
+    return bool(_MINOR_RE.match(str(text or "")))
+
+
+class KubeModule(OvhModule):
+    """Base of the ``ovh_kube_*`` modules."""
+
+    @property
+    def kube_path(self):
+        return "%s/kube" % self.project_path
+
+    def cluster_path(self, cluster_id):
+        return "%s/kube/%s" % (self.project_path, cluster_id)
+
+    # -- clusters ------------------------------------------------------------
+
+    def list_clusters(self):
+        """Every cluster of the project, as full objects."""
+        clusters = []
+        for cluster_id in self.client.get(self.kube_path) or []:
+            cluster = self.client.get_or_none(self.cluster_path(cluster_id))
+            if cluster is not None:
+                clusters.append(cluster)
+        return clusters
+
+    def find_cluster(self, ref, by_id=None):
+        """The cluster whose id is ``by_id`` or ``ref``, or whose name is ``ref``; None if none.
+
+        Two clusters with the same name are an error: the module would not
+        know which one to manage.
+        """
+        ids = self.client.get(self.kube_path) or []
+        wanted_id = by_id or (ref if ref in ids else None)
+        if wanted_id:
+            if wanted_id not in ids:
+                return None
+            return self.client.get_or_none(self.cluster_path(wanted_id))
+        matches = []
+        for cluster_id in ids:
+            cluster = self.client.get_or_none(self.cluster_path(cluster_id))
+            if cluster is not None and cluster.get("name") == ref:
+                matches.append(cluster)
+        if len(matches) > 1:
+            self.fail("%d clusters are named %r (%s): give the cluster id instead of its name."
+                      % (len(matches), ref, ", ".join(c["id"] for c in matches)))
+        return matches[0] if matches else None
+
+    def require_cluster(self, ref):
+        cluster = self.find_cluster(ref)
+        if cluster is None:
+            self.fail("Kubernetes cluster %r not found in project %s." % (ref, self.params["service_name"]))
+        return cluster
+
+    def cluster_fetcher(self, cluster_id, after_create=False):
+        """A fetch function for the waiter; right after a create a 404 is retried for a while."""
+        path = self.cluster_path(cluster_id)
+        if not after_create:
+            return lambda: self.client.get_or_none(path)
+        started = time.monotonic()
+
+        def fetch():
+            remaining = NOT_FOUND_AFTER_CREATE - (time.monotonic() - started)
+            try:
+                return self.client.get(path, retry_not_found=max(0.0, remaining))
+            except OvhApiError as exc:
+                if exc.is_not_found:
+                    return None
+                raise
+        return fetch
+
+    def cluster_stable(self, cluster):
+        """Wait until no operation runs on the cluster (before a sub-resource write)."""
+        if KUBE_CLUSTER.classify(cluster.get("status")) == "ready":
+            return cluster
+        return self.wait_for("until_stable", self.cluster_fetcher(cluster["id"]), KUBE_CLUSTER,
+                             repr(cluster.get("name")))
+
+    def cluster_ready(self, cluster_id, name):
+        return self.wait_for("until_ready", self.cluster_fetcher(cluster_id), KUBE_CLUSTER, repr(name))
+
+    def cluster_write(self, cluster, call):
+        """Run ``call`` (a write on a cluster sub-resource) once the cluster is stable, then wait if asked."""
+        self.cluster_stable(cluster)
+        answer = call()
+        if self.params.get("wait"):
+            self.cluster_ready(cluster["id"], cluster.get("name"))
+        return answer
+
+    # -- non-create POSTs ----------------------------------------------------
+
+    def post_action(self, path, body, cluster_id, attempts=3):
+        """POST an action (update, reset, restart) on a cluster.
+
+        The client never resends a POST after a 5xx or a timeout. Here the
+        cluster is read again: if it left READY, the action was applied;
+        if it is still READY after one poll interval, it was not, and the
+        POST is sent again (at most ``attempts`` times).
+        """
+        fetch = self.cluster_fetcher(cluster_id)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.client.post(path, body)
+            except OvhAmbiguousWrite as exc:
+                if attempt == attempts:
+                    raise
+                time.sleep(min(10.0, self.params.get("wait_sleep") or 1.0))
+                cluster = fetch()
+                if cluster is not None and cluster.get("status") != "READY":
+                    self.module.warn("POST %s answered %s %s but was applied." % (
+                        path.rsplit("/", 1)[-1], exc.http_status or "", exc.message))
+                    return None
+        return None  # pragma: no cover - the loop returns or raises
