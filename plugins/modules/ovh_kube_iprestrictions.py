@@ -1,0 +1,203 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovh_kube_iprestrictions
+short_description: Manage the IP restrictions of an OVHcloud Managed Kubernetes API server
+version_added: 0.1.0
+description:
+  - Sets which source networks may reach the API server of a Managed Kubernetes cluster.
+  - A cluster without restrictions accepts every source.
+author:
+  - Keiko Latam platform team
+extends_documentation_fragment:
+  - keikolatam.gitops.ovh
+  - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.wait
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  cluster:
+    description:
+      - The cluster, by name or ID.
+    type: str
+    required: true
+  ips:
+    description:
+      - Networks in CIDR notation (V(203.0.113.0/24)); a bare address means a single host (V(/32) or V(/128)).
+      - A network with host bits set (V(10.0.0.1/8)) is refused.
+      - Required with O(state=present). With O(state=absent), the networks to remove; all of them when not set.
+    type: list
+    elements: str
+  purge:
+    description:
+      - With O(state=present), remove the networks that are not in O(ips). With V(false), O(ips) are added to
+        the existing ones.
+    type: bool
+    default: true
+  state:
+    description:
+      - V(present) makes sure O(ips) are allowed, V(absent) removes them.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - O(state=present) writes the whole list with one C(PUT .../ipRestrictions); O(state=absent) removes each network
+    with C(DELETE .../ipRestrictions/{ip}).
+  - The module waits until the cluster is not busy before a change, and (with O(wait)) until it is ready again.
+seealso:
+  - module: keikolatam.gitops.ovh_kube_cluster
+"""
+
+EXAMPLES = r"""
+- name: Only the office and the CI runners may reach the API server
+  keikolatam.gitops.ovh_kube_iprestrictions:
+    service_name: "{{ ovh_project_id }}"
+    cluster: keiko-staging
+    ips:
+      - 203.0.113.0/24
+      - 198.51.100.7
+
+- name: Also allow a bastion, keeping the others
+  keikolatam.gitops.ovh_kube_iprestrictions:
+    cluster: keiko-staging
+    ips: [192.0.2.10/32]
+    purge: false
+
+- name: Remove every restriction
+  keikolatam.gitops.ovh_kube_iprestrictions:
+    cluster: keiko-staging
+    state: absent
+"""
+
+RETURN = r"""
+ip_restrictions:
+  description: The networks allowed after the change (or predicted in check mode). Empty means every source.
+  returned: always
+  type: list
+  elements: str
+  sample: ["203.0.113.0/24", "198.51.100.7/32"]
+cluster_id:
+  description: The ID of the cluster.
+  returned: always
+  type: str
+actions:
+  description: What the module did (or would do in check mode), in words.
+  returned: when changed
+  type: list
+  elements: str
+  sample: ["set IP restrictions 203.0.113.0/24, 198.51.100.7/32"]
+waited:
+  description: How long the module waited for the cluster, in seconds, and the last status it read.
+  returned: when the module waited
+  type: dict
+  sample: {seconds: 12.0, status: READY}
+retries:
+  description: How many API requests were retried (429, 5xx, busy answers).
+  returned: always
+  type: int
+failure:
+  description: The API error (HTTP status, OVH error class, message, query id, method and path).
+  returned: on an API failure
+  type: dict
+"""
+
+import ipaddress
+
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover - Python 2
+    from urllib import quote
+
+from ansible.module_utils.six import text_type
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
+
+
+def normalize(cidr, strict=True):
+    """``"198.51.100.7"`` -> ``"198.51.100.7/32"``; raises ValueError on a bad network."""
+    return text_type(ipaddress.ip_network(text_type(cidr).strip(), strict=strict))
+
+
+class OvhKubeIpRestrictions(KubeModule):
+    argument_spec = dict(
+        cluster=dict(type="str", required=True),
+        ips=dict(type="list", elements="str"),
+        purge=dict(type="bool", default=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )
+    module_kwargs = dict(required_if=[("state", "present", ("ips",))])
+
+    def validate(self):
+        self.wanted = None
+        if self.params["ips"] is None:
+            return
+        wanted = []
+        for cidr in self.params["ips"]:
+            try:
+                net = normalize(cidr)
+            except ValueError as exc:
+                self.fail("ips: %r is not a network in CIDR notation: %s." % (cidr, exc))
+            if net not in wanted:
+                wanted.append(net)
+        self.wanted = wanted
+
+    def run(self):
+        p = self.params
+        cluster = self.require_cluster(p["cluster"])
+        cid = cluster["id"]
+        path = self.cluster_path(cid) + "/ipRestrictions"
+        raw = self.client.get(path) or []
+        current = []
+        by_norm = {}
+        for cidr in raw:
+            net = normalize(cidr, strict=False)
+            by_norm[net] = cidr
+            current.append(net)
+        self.result["cluster_id"] = cid
+
+        plan = Plan({"ip_restrictions": current})
+        if p["state"] == "present":
+            target = list(self.wanted) if p["purge"] else current + [n for n in self.wanted if n not in current]
+            if sorted(target) != sorted(current):
+                plan.add("set IP restrictions %s" % (", ".join(target) or "(none)"),
+                         lambda: self.cluster_write(cluster, lambda: self.client.put(path, {"ips": target})),
+                         after={"ip_restrictions": target})
+        else:
+            removing = [n for n in current if self.wanted is None or n in self.wanted]
+            if removing:
+                plan.add("remove IP restrictions %s" % ", ".join(removing),
+                         lambda: self.cluster_write(cluster, lambda: self._delete_each(path, [by_norm[n] for n in removing])),
+                         after={"ip_restrictions": [n for n in current if n not in removing]})
+        applied = self.execute(plan)
+        if applied:
+            self.result["ip_restrictions"] = [normalize(c, strict=False) for c in self.client.get(path) or []]
+        else:
+            self.result["ip_restrictions"] = plan.after["ip_restrictions"]
+
+    def _delete_each(self, path, cidrs):
+        for cidr in cidrs:
+            try:
+                self.client.delete("%s/%s" % (path, quote(cidr, safe="")))
+            except OvhApiError as exc:
+                if not exc.is_not_found:
+                    raise
+
+
+def main():
+    OvhKubeIpRestrictions().main()
+
+
+if __name__ == "__main__":
+    main()

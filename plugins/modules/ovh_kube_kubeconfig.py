@@ -1,0 +1,305 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovh_kube_kubeconfig
+short_description: Fetch the kubeconfig of an OVHcloud Managed Kubernetes cluster, or reset it
+version_added: 0.1.0
+description:
+  - Fetches the cluster's admin kubeconfig (C(POST .../kube/{kubeId}/kubeconfig), a POST that changes
+    nothing) on every run, and writes it to O(dest) or returns it.
+  - O(dest) is written atomically (a temporary file in the same directory, then a rename) with mode C(0600),
+    and only when its content or mode differ. The client key and certificate never appear in the result,
+    the diff or a log.
+  - O(reset=true) regenerates the kubeconfig first (C(POST .../kubeconfig/reset)), which revokes the previous
+    one. B(Not idempotent:) it runs on every run where it is set.
+author:
+  - Keiko Latam platform team
+extends_documentation_fragment:
+  - keikolatam.gitops.ovh
+  - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.wait
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Nothing is written and nothing is reset. When O(dest) exists, the kubeconfig is fetched (a read-only
+        POST) to tell whether it would change; when it does not exist, nothing is fetched.
+  diff_mode:
+    support: full
+    details: The diff shows the kubeconfig with the client key, certificate and token replaced by a fingerprint.
+options:
+  cluster:
+    description:
+      - The cluster, by name or ID.
+    type: str
+    required: true
+  dest:
+    description:
+      - Where to write the kubeconfig. Missing parent directories are created with mode C(0700).
+      - The file always gets mode C(0600).
+      - Without O(dest), the content is returned in RV(kubeconfig); the task must then set C(no_log=true)
+        (the module fails otherwise), and the result must not be printed.
+    type: path
+  reset:
+    description:
+      - Regenerate the kubeconfig (C(POST .../kubeconfig/reset)) and wait until the cluster is ready before
+        fetching the new one. The old kubeconfig stops working.
+      - B(Not idempotent:) reported as a change and run on every run where it is set.
+    type: bool
+    default: false
+notes:
+  - The kubeconfig gives cluster-admin rights. Keep O(dest) out of version control.
+  - O(wait) does not apply to O(reset=true), which always waits (the new kubeconfig is only served once the
+    cluster is ready again).
+seealso:
+  - module: keikolatam.gitops.ovh_kube_cluster
+  - module: kubernetes.core.k8s
+"""
+
+EXAMPLES = r"""
+- name: Write the kubeconfig for the bootstrap playbook
+  keikolatam.gitops.ovh_kube_kubeconfig:
+    service_name: "{{ ovh_project_id }}"
+    cluster: keiko-staging
+    dest: "{{ playbook_dir }}/../.kube/keiko-staging.yaml"
+  register: kubeconfig
+
+- name: Use it
+  kubernetes.core.k8s_info:
+    kubeconfig: "{{ kubeconfig.dest }}"
+    kind: Node
+
+- name: Keep the kubeconfig in memory only (the task must be no_log)
+  keikolatam.gitops.ovh_kube_kubeconfig:
+    cluster: keiko-staging
+  register: kc
+  no_log: true
+
+- name: Revoke the current kubeconfig and write the new one (runs every time)
+  keikolatam.gitops.ovh_kube_kubeconfig:
+    cluster: keiko-staging
+    dest: ~/.kube/keiko-staging.yaml
+    reset: true
+"""
+
+RETURN = r"""
+dest:
+  description: The path of the kubeconfig file.
+  returned: when O(dest) is set
+  type: str
+  sample: /home/deploy/.kube/keiko-staging.yaml
+kubeconfig:
+  description: The kubeconfig (YAML text), with the client key. Only when the task has C(no_log=true).
+  returned: when O(dest) is not set
+  type: str
+host:
+  description: The API server URL of the cluster.
+  returned: when the kubeconfig was fetched
+  type: str
+  sample: https://xxxxxx.c1.gra11.k8s.ovh.net
+certificate_authority_data:
+  description: The cluster's CA certificate, base64-encoded PEM, as in the kubeconfig.
+  returned: when the kubeconfig was fetched
+  type: str
+cluster_id:
+  description: The ID of the cluster.
+  returned: always
+  type: str
+reset:
+  description: True when the kubeconfig was reset (or would be, in check mode).
+  returned: always
+  type: bool
+actions:
+  description: What the module did (or would do in check mode), in words.
+  returned: when changed
+  type: list
+  elements: str
+  sample: ["reset the kubeconfig", "write /home/deploy/.kube/keiko-staging.yaml"]
+waited:
+  description: How long the module waited for the cluster, in seconds, and the last status it read.
+  returned: when the module waited
+  type: dict
+  sample: {seconds: 42.0, status: READY}
+retries:
+  description: How many API requests were retried (429, 5xx, busy answers).
+  returned: always
+  type: int
+failure:
+  description: The API error (HTTP status, OVH error class, message, query id, method and path).
+  returned: on an API failure
+  type: dict
+"""
+
+import hashlib
+import os
+import tempfile
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
+    HAS_YAML = False
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
+
+FILE_MODE = 0o600
+# kubeconfig user fields that are secrets.
+SECRET_USER_FIELDS = ("client-key-data", "client-certificate-data", "token", "password")
+
+
+def parse_kubeconfig(content):
+    """(host, CA data, secrets) of a kubeconfig; secrets are the values never to show."""
+    try:
+        data = yaml.safe_load(content) or {}
+    except yaml.YAMLError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    clusters = data.get("clusters") or [{}]
+    cluster = (clusters[0] or {}).get("cluster") or {}
+    secrets = []
+    for user in data.get("users") or []:
+        for field in SECRET_USER_FIELDS:
+            value = ((user or {}).get("user") or {}).get(field)
+            if isinstance(value, str) and value:
+                secrets.append(value)
+    return cluster.get("server"), cluster.get("certificate-authority-data"), secrets, data
+
+
+def redacted_text(content):
+    """The kubeconfig for a diff: secrets replaced by a short fingerprint, so a changed key shows."""
+    if content is None:
+        return ""
+    data = parse_kubeconfig(content)[3]
+    for user in data.get("users") or []:
+        fields = (user or {}).get("user") or {}
+        for field in SECRET_USER_FIELDS:
+            if isinstance(fields.get(field), str) and fields[field]:
+                digest = hashlib.sha256(fields[field].encode("utf-8")).hexdigest()[:12]
+                fields[field] = "<redacted, sha256 %s>" % digest
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+
+
+def write_atomic(dest, content, mode=FILE_MODE):
+    """Write ``content`` to ``dest``: temp file in the same directory, fsync, chmod, rename."""
+    directory = os.path.dirname(dest) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(dest), dir=directory)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class OvhKubeKubeconfig(KubeModule):
+    argument_spec = dict(
+        cluster=dict(type="str", required=True),
+        dest=dict(type="path"),
+        reset=dict(type="bool", default=False),
+    )
+
+    def validate(self):
+        if not HAS_YAML:
+            self.fail("PyYAML is required.")
+        if not self.params["dest"] and not self.module.no_log:
+            self.fail("Without dest the kubeconfig is returned in the result: set no_log: true on the task, "
+                      "or set dest to write it to a file.")
+        dest = self.params["dest"]
+        if dest and os.path.isdir(dest):
+            self.fail("dest %s is a directory; give a file path." % dest)
+
+    def fetch(self, cluster):
+        # The API serves no kubeconfig while the cluster installs.
+        cluster_id = self.cluster_stable(cluster)["id"]
+        answer = self.client.post(self.cluster_path(cluster_id) + "/kubeconfig", idempotent=True) or {}
+        content = answer.get("content")
+        if not content:
+            self.fail("The API answered without a kubeconfig for cluster %r." % self.params["cluster"])
+        host, ca, secrets, _ = parse_kubeconfig(content)
+        if self.params["dest"]:
+            # Nothing returned holds them; mask them wherever they could leak (warnings, errors).
+            self.module.no_log_values.update([content] + secrets)
+        return content, host, ca
+
+    @staticmethod
+    def read_file(dest):
+        """(content, mode) of ``dest``, or (None, None)."""
+        try:
+            with open(dest) as fh:
+                content = fh.read()
+            return content, os.stat(dest).st_mode & 0o7777
+        except (IOError, OSError):
+            return None, None
+
+    def run(self):
+        p = self.params
+        cluster = self.require_cluster(p["cluster"])
+        cid = cluster["id"]
+        dest = p["dest"]
+        self.result.update(cluster_id=cid, reset=p["reset"])
+        if dest:
+            self.result["dest"] = dest
+
+        if p["reset"]:
+            plan = Plan({})
+            plan.add("reset the kubeconfig", lambda: self._reset(cluster))
+            self.execute(plan)
+            if self.module.check_mode:
+                return
+        before, mode = self.read_file(dest) if dest else (None, None)
+        content = host = ca = None
+        if not (self.module.check_mode and dest and before is None):
+            content, host, ca = self.fetch(cluster)
+            self.result.update(host=host, certificate_authority_data=ca)
+        if not dest:
+            self.result["kubeconfig"] = content
+            return
+
+        plan = Plan({})
+        if content is None or before != content:
+            plan.add("write %s" % dest, lambda: self._write(dest, content))
+        elif mode != FILE_MODE:
+            plan.add("set mode 0600 on %s" % dest, lambda: os.chmod(dest, FILE_MODE))
+        self.execute(plan)
+        if self.module._diff:
+            # A text diff of the file (the plan's dict diff would not show it), secrets fingerprinted.
+            after = "(the kubeconfig of cluster %s)\n" % cluster.get("name") if content is None else content
+            diff = {"before_header": dest, "after_header": dest,
+                    "before": redacted_text(before), "after": redacted_text(after) if content else after}
+            if mode is not None and mode != FILE_MODE:
+                diff["before"] += "# mode %04o\n" % mode
+            self.result["diff"] = diff
+
+    def _reset(self, cluster):
+        self.cluster_stable(cluster)
+        self.post_action(self.cluster_path(cluster["id"]) + "/kubeconfig/reset", None, cluster["id"])
+        self.cluster_ready(cluster["id"], cluster.get("name"))
+
+    def _write(self, dest, content):
+        parent = os.path.dirname(dest)
+        if parent and not os.path.isdir(parent):
+            os.makedirs(parent, 0o700)
+        write_atomic(dest, content)
+
+
+def main():
+    OvhKubeKubeconfig().main()
+
+
+if __name__ == "__main__":
+    main()

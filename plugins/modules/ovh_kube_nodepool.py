@@ -1,0 +1,703 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovh_kube_nodepool
+short_description: Manage a node pool of an OVHcloud Managed Kubernetes cluster
+version_added: 0.1.0
+description:
+  - Create, resize, reconfigure, replace and delete a node pool of a Managed Kubernetes cluster.
+  - The size (O(desired_nodes), O(min_nodes), O(max_nodes)), the autoscaler settings and the node template
+    are updated in place. The module waits until no operation runs on the pool before it changes or deletes
+    it.
+  - The flavor, the billing mode, the anti-affinity and the availability zones cannot be updated in place.
+    A difference fails, unless O(replace_on_change=true), and then the pool is replaced safely, see
+    O(replace_on_change).
+  - The flavor is checked against the flavors the cluster offers (C(GET .../kube/{kubeId}/flavors)) before
+    anything is written.
+author:
+  - Keiko Latam platform team
+extends_documentation_fragment:
+  - keikolatam.gitops.ovh
+  - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.wait
+attributes:
+  check_mode:
+    support: full
+    details: Returns the predicted node pool.
+  diff_mode:
+    support: full
+options:
+  cluster:
+    description:
+      - The cluster, by name or ID.
+    type: str
+    required: true
+  name:
+    description:
+      - The node pool name (lowercase letters, digits and C(-)).
+      - The pool named O(name), or a pool named C(<name>-r<N>) that replaced it (see O(replace_on_change)), is
+        the pool this module manages.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the pool, V(absent) deletes it (and the pools that replaced it).
+    type: str
+    choices: [present, absent]
+    default: present
+  flavor:
+    description:
+      - The flavor of the nodes, for example V(b3-8). Required to create the pool.
+      - M(keikolatam.gitops.ovh_kube_capabilities_info) lists the flavors of a cluster.
+    type: str
+  desired_nodes:
+    description:
+      - How many nodes the pool should have.
+      - While the autoscaler manages the pool (O(autoscale=true), or the pool already autoscales), this value is
+        only sent at creation and when the pool is replaced, so that the module does not fight the
+        autoscaler; O(force_desired_nodes=true) sends it anyway.
+    type: int
+  min_nodes:
+    description: The lowest number of nodes the autoscaler may go down to.
+    type: int
+  max_nodes:
+    description: The highest number of nodes the autoscaler may go up to.
+    type: int
+  force_desired_nodes:
+    description:
+      - Send O(desired_nodes) even when the pool autoscales.
+    type: bool
+    default: false
+  autoscale:
+    description: Let the cluster autoscaler manage the number of nodes between O(min_nodes) and O(max_nodes).
+    type: bool
+  autoscaling:
+    description: Autoscaler settings. Only the settings that are set are compared and changed.
+    type: dict
+    suboptions:
+      scale_down_unneeded_time_seconds:
+        description: How long a node must be unneeded before it may be removed.
+        type: int
+      scale_down_unready_time_seconds:
+        description: How long an unready node must be unneeded before it may be removed.
+        type: int
+      scale_down_utilization_threshold:
+        description:
+          - The CPU or memory use (requests divided by allocatable, between 0 and 1) below which a node may be
+            removed.
+        type: float
+  monthly_billed:
+    description: Bill the nodes monthly instead of hourly. Cannot be updated in place.
+    type: bool
+  anti_affinity:
+    description:
+      - Spread the nodes over different hypervisors (at most 5 nodes per pool). Cannot be updated in place.
+    type: bool
+  availability_zones:
+    description:
+      - The availability zones of the pool, in regions that have several (sent as C(availabilityZones), a field
+        newer than the 2024 API schema). Cannot be updated in place.
+      - When the API does not return the field, it is not compared.
+    type: list
+    elements: str
+  template:
+    description:
+      - What each node of the pool gets. Every part that is set replaces the pool's whole value of that part
+        (for example O(template.labels) is the full set of labels); the parts that are not set are left alone.
+    type: dict
+    suboptions:
+      labels:
+        description: Kubernetes labels of the nodes.
+        type: dict
+      annotations:
+        description: Kubernetes annotations of the nodes.
+        type: dict
+      finalizers:
+        description: Finalizers of the nodes.
+        type: list
+        elements: str
+      taints:
+        description: Taints of the nodes.
+        type: list
+        elements: dict
+        suboptions:
+          key:
+            description: The taint key.
+            type: str
+            required: true
+          value:
+            description: The taint value.
+            type: str
+          effect:
+            description: What happens to the pods that do not tolerate the taint.
+            type: str
+            choices: [NoSchedule, PreferNoSchedule, NoExecute]
+            required: true
+      unschedulable:
+        description: Mark the nodes unschedulable.
+        type: bool
+  nodes_to_remove:
+    description:
+      - Nodes to remove from the pool while it is downsized, by node ID, OpenStack instance ID or node name.
+        Nodes that are not (or no longer) in the pool are ignored, so the option is idempotent.
+      - Unless O(desired_nodes) is set, the desired number of nodes goes down by the number of nodes removed.
+    type: list
+    elements: str
+  replace_on_change:
+    description:
+      - When O(flavor), O(monthly_billed), O(anti_affinity) or O(availability_zones) differ from the pool's,
+        replace the pool instead of failing.
+      - The replacement is safe for the workloads. A new pool named C(<name>-r<N>) is created (C(N) is one
+        more than the highest C(-r<N>) suffix already used, so V(web) is replaced by V(web-r1), then by
+        V(web-r2)), with the new settings and the old pool's other settings. The module waits until the new
+        pool is C(READY) (whatever O(wait) says), and only then deletes the old pool. The old pool is never
+        deleted first.
+      - The new pool keeps its C(<name>-r<N>) name (a node pool cannot be renamed); this module finds it by
+        O(name) on the next runs.
+      - When a replacement was interrupted (two pools for O(name)), rerunning with O(replace_on_change=true)
+        finishes it. The newest pool with the wanted settings is kept and the others are deleted once it is
+        C(READY).
+    type: bool
+    default: false
+notes:
+  - The module waits until the cluster is not busy before it creates, changes or deletes a pool.
+seealso:
+  - module: keikolatam.gitops.ovh_kube_cluster
+  - module: keikolatam.gitops.ovh_kube_nodepool_info
+  - module: keikolatam.gitops.ovh_kube_capabilities_info
+"""
+
+EXAMPLES = r"""
+- name: An autoscaled pool of b3-8 nodes with a taint
+  keikolatam.gitops.ovh_kube_nodepool:
+    service_name: "{{ ovh_project_id }}"
+    cluster: keiko-staging
+    name: apps
+    flavor: b3-8
+    desired_nodes: 3
+    min_nodes: 3
+    max_nodes: 8
+    autoscale: true
+    autoscaling:
+      scale_down_utilization_threshold: 0.5
+    template:
+      labels:
+        keiko.io/pool: apps
+      taints:
+        - key: dedicated
+          value: apps
+          effect: NoSchedule
+
+- name: Move the pool to a larger flavor (creates apps-r1, waits for it, then deletes apps)
+  keikolatam.gitops.ovh_kube_nodepool:
+    cluster: keiko-staging
+    name: apps
+    flavor: b3-16
+    replace_on_change: true
+
+- name: Remove one specific node while going down to 2 nodes
+  keikolatam.gitops.ovh_kube_nodepool:
+    cluster: keiko-staging
+    name: apps
+    autoscale: false
+    desired_nodes: 2
+    nodes_to_remove: ["{{ broken_node_id }}"]
+
+- name: Delete the pool
+  keikolatam.gitops.ovh_kube_nodepool:
+    cluster: keiko-staging
+    name: apps
+    state: absent
+"""
+
+RETURN = r"""
+nodepool:
+  description:
+    - The node pool as the API returns it after the changes (camelCase keys), or the predicted pool in check
+      mode. Absent when the pool does not exist or was deleted.
+  returned: when the pool exists
+  type: dict
+  sample:
+    id: 0f6e3a5e-2d7b-4c55-9a59-0e3c6b3f2a10
+    name: apps
+    flavor: b3-8
+    status: READY
+    sizeStatus: CAPACITY_OK
+    desiredNodes: 3
+    currentNodes: 3
+    availableNodes: 3
+    upToDateNodes: 3
+    minNodes: 3
+    maxNodes: 8
+    autoscale: true
+    autoscaling:
+      scaleDownUnneededTimeSeconds: 600
+      scaleDownUnreadyTimeSeconds: 1200
+      scaleDownUtilizationThreshold: 0.5
+    monthlyBilled: false
+    antiAffinity: false
+    template:
+      metadata: {labels: {keiko.io/pool: apps}, annotations: {}, finalizers: []}
+      spec: {taints: [{key: dedicated, value: apps, effect: NoSchedule}], unschedulable: false}
+    projectId: 5f1e0c2a9d8b4e7f
+    createdAt: "2024-06-01T12:00:00Z"
+    updatedAt: "2024-06-01T12:05:00Z"
+replaced:
+  description: The pools that were deleted because O(replace_on_change) replaced them, by name and ID.
+  returned: when a pool was replaced
+  type: list
+  elements: dict
+  sample: [{name: apps, id: 9d0c1f7e-8a5b-4b3e-a1c2-d3e4f5a6b7c8, flavor: b3-8}]
+actions:
+  description: What the module did (or would do in check mode), in order, in words.
+  returned: when changed
+  type: list
+  elements: str
+  sample: ["create node pool 'apps-r1' (flavor b3-16) to replace 'apps'", "delete node pool 'apps' (replaced)"]
+waited:
+  description: How long the module waited, in seconds, and the last status it read.
+  returned: when the module waited
+  type: dict
+  sample: {seconds: 184.2, status: READY}
+adopted:
+  description: True when the create answered an error but the pool had been created, and was taken over.
+  returned: when a pool was adopted
+  type: bool
+retries:
+  description: How many API requests were retried (429, 5xx, busy answers).
+  returned: always
+  type: int
+failure:
+  description: The API error (HTTP status, OVH error class, message, query id, method and path).
+  returned: on an API failure
+  type: dict
+"""
+
+import copy
+import json
+import re
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import NOT_FOUND_AFTER_CREATE, KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_NODEPOOL
+
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Options that a pool keeps for life: (option, API field in the pool, API field in the creation body).
+IMMUTABLE = (
+    ("flavor", "flavor", "flavorName"),
+    ("monthly_billed", "monthlyBilled", "monthlyBilled"),
+    ("anti_affinity", "antiAffinity", "antiAffinity"),
+    ("availability_zones", "availabilityZones", "availabilityZones"),
+)
+AUTOSCALING_FIELDS = (
+    ("scale_down_unneeded_time_seconds", "scaleDownUnneededTimeSeconds"),
+    ("scale_down_unready_time_seconds", "scaleDownUnreadyTimeSeconds"),
+    ("scale_down_utilization_threshold", "scaleDownUtilizationThreshold"),
+)
+# template option -> (template section, API key)
+TEMPLATE_PARTS = (
+    ("labels", "metadata", "labels"),
+    ("annotations", "metadata", "annotations"),
+    ("finalizers", "metadata", "finalizers"),
+    ("taints", "spec", "taints"),
+    ("unschedulable", "spec", "unschedulable"),
+)
+EMPTY_TEMPLATE = {"metadata": {"labels": {}, "annotations": {}, "finalizers": []},
+                  "spec": {"taints": [], "unschedulable": False}}
+
+
+def _canon(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def _same_part(key, have, want):
+    if key in ("finalizers", "taints"):
+        return sorted(_canon(v) for v in (have or [])) == sorted(_canon(v) for v in (want or []))
+    if key in ("labels", "annotations"):
+        return (have or {}) == (want or {})
+    return bool(have) == bool(want)
+
+
+def _taints(taints):
+    """Taints as the API takes them (``value`` is required there; an empty value is a valid taint)."""
+    return [{"key": t["key"], "value": t.get("value") or "", "effect": t["effect"]} for t in taints]
+
+
+def _created_key(pool):
+    match = re.search(r"-r(\d+)$", pool.get("name") or "")
+    return (pool.get("createdAt") or "", int(match.group(1)) if match else 0)
+
+
+class OvhKubeNodepool(KubeModule):
+    resource_key = "nodepool"
+    argument_spec = dict(
+        cluster=dict(type="str", required=True),
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        flavor=dict(type="str"),
+        desired_nodes=dict(type="int"),
+        min_nodes=dict(type="int"),
+        max_nodes=dict(type="int"),
+        force_desired_nodes=dict(type="bool", default=False),
+        autoscale=dict(type="bool"),
+        autoscaling=dict(type="dict", options=dict(
+            scale_down_unneeded_time_seconds=dict(type="int"),
+            scale_down_unready_time_seconds=dict(type="int"),
+            scale_down_utilization_threshold=dict(type="float"),
+        )),
+        monthly_billed=dict(type="bool"),
+        anti_affinity=dict(type="bool"),
+        availability_zones=dict(type="list", elements="str"),
+        template=dict(type="dict", options=dict(
+            labels=dict(type="dict"),
+            annotations=dict(type="dict"),
+            finalizers=dict(type="list", elements="str"),
+            taints=dict(type="list", elements="dict", options=dict(
+                key=dict(type="str", required=True, no_log=False),
+                value=dict(type="str"),
+                effect=dict(type="str", required=True, choices=["NoSchedule", "PreferNoSchedule", "NoExecute"]),
+            )),
+            unschedulable=dict(type="bool"),
+        )),
+        nodes_to_remove=dict(type="list", elements="str"),
+        replace_on_change=dict(type="bool", default=False),
+    )
+
+    # -- input ---------------------------------------------------------------
+
+    def validate(self):
+        p = self.params
+        if not _NAME_RE.match(p["name"] or ""):
+            self.fail("name %r is not a valid node pool name: lowercase letters, digits and '-', starting and "
+                      "ending with a letter or digit." % p["name"])
+        for opt in ("desired_nodes", "min_nodes", "max_nodes"):
+            if p[opt] is not None and p[opt] < 0:
+                self.fail("%s must not be negative." % opt)
+        lo, hi, want = p["min_nodes"], p["max_nodes"], p["desired_nodes"]
+        if lo is not None and hi is not None and lo > hi:
+            self.fail("min_nodes (%d) is greater than max_nodes (%d)." % (lo, hi))
+        if want is not None and ((lo is not None and want < lo) or (hi is not None and want > hi)):
+            self.fail("desired_nodes (%d) is outside min_nodes..max_nodes (%s..%s)." % (want, lo, hi))
+        threshold = (p["autoscaling"] or {}).get("scale_down_utilization_threshold")
+        if threshold is not None and not 0 <= threshold <= 1:
+            self.fail("autoscaling.scale_down_utilization_threshold must be between 0 and 1.")
+        for label in ("labels", "annotations"):
+            values = (p["template"] or {}).get(label)
+            for k, v in (values or {}).items():
+                if not isinstance(v, str):
+                    self.fail("template.%s.%s must be a string, not %r." % (label, k, v))
+
+    # -- paths and reads -----------------------------------------------------
+
+    def pool_path(self, pool_id=None):
+        base = self.cluster_path(self._cluster["id"]) + "/nodepool"
+        return base if pool_id is None else "%s/%s" % (base, pool_id)
+
+    def list_pools(self):
+        return self.client.get(self.pool_path()) or []
+
+    def candidates(self, pools):
+        name = self.params["name"]
+        pattern = re.compile(r"^%s-r\d+$" % re.escape(name))
+        return [p for p in pools if p.get("name") == name or pattern.match(p.get("name") or "")]
+
+    def find_by_name(self, name):
+        for pool in self.list_pools():
+            if pool.get("name") == name:
+                return pool
+        return None
+
+    def fetcher(self, pool_id, after_create=False):
+        path = self.pool_path(pool_id)
+
+        def fetch():
+            try:
+                return self.client.get(path, retry_not_found=NOT_FOUND_AFTER_CREATE if after_create else 0.0)
+            except OvhApiError as exc:
+                if exc.is_not_found:
+                    return None
+                raise
+        return fetch
+
+    def check_flavor(self, flavor):
+        flavors = self.client.get(self.cluster_path(self._cluster["id"]) + "/flavors") or []
+        by_name = dict((f.get("name"), f) for f in flavors)
+        found = by_name.get(flavor)
+        if found is None or found.get("state", "available") != "available":
+            offered = sorted(n for n, f in by_name.items() if f.get("state", "available") == "available")
+            self.fail("Flavor %r is not available for cluster %r%s. Available flavors: %s." % (
+                flavor, self._cluster.get("name"), " (it is %s)" % found.get("state") if found else "",
+                ", ".join(offered) or "none"))
+
+    # -- desired state -------------------------------------------------------
+
+    def immutable_diff(self, pool):
+        diffs = []
+        for option, field, _ in IMMUTABLE:
+            want = self.params[option]
+            if want is None:
+                continue
+            if field not in pool:
+                continue  # an API that does not know the field (availabilityZones before 2024)
+            have = pool.get(field)
+            if option == "availability_zones":
+                same = sorted(have or []) == sorted(want)
+            else:
+                same = have == want
+            if not same:
+                diffs.append((option, have, want))
+        return diffs
+
+    def autoscales(self, pool):
+        if self.params["autoscale"] is not None:
+            return self.params["autoscale"]
+        return bool(pool and pool.get("autoscale"))
+
+    def template_body(self, base):
+        """``base`` (the pool's template) with the parts the user set replaced."""
+        body = copy.deepcopy(EMPTY_TEMPLATE)
+        for section in ("metadata", "spec"):
+            body[section].update(dict((k, v) for k, v in ((base or {}).get(section) or {}).items() if v is not None))
+        for option, section, key in TEMPLATE_PARTS:
+            want = (self.params["template"] or {}).get(option)
+            if want is not None:
+                body[section][key] = _taints(want) if option == "taints" else want
+        return body
+
+    def template_changed(self, base):
+        for option, section, key in TEMPLATE_PARTS:
+            want = (self.params["template"] or {}).get(option)
+            if want is None:
+                continue
+            if option == "taints":
+                want = _taints(want)
+            have = ((base or {}).get(section) or {}).get(key)
+            if not _same_part(option, have, want):
+                return True
+        return False
+
+    def autoscaling_body(self, base):
+        opt = self.params["autoscaling"]
+        if opt is None:
+            return None
+        body = dict(base or {})
+        for option, field in AUTOSCALING_FIELDS:
+            if opt.get(option) is not None:
+                body[field] = opt[option]
+        return body
+
+    def creation_body(self, name, base=None):
+        """The POST body of a new pool: the options that are set, else ``base``'s values (a replacement)."""
+        p = self.params
+        base = base or {}
+
+        def pick(option, field):
+            return p[option] if p[option] is not None else base.get(field)
+        body = {
+            "name": name,
+            "flavorName": pick("flavor", "flavor"),
+            "desiredNodes": pick("desired_nodes", "desiredNodes"),
+            "minNodes": pick("min_nodes", "minNodes"),
+            "maxNodes": pick("max_nodes", "maxNodes"),
+            "autoscale": pick("autoscale", "autoscale"),
+            "autoscaling": self.autoscaling_body(base.get("autoscaling")) or base.get("autoscaling"),
+            "monthlyBilled": pick("monthly_billed", "monthlyBilled"),
+            "antiAffinity": pick("anti_affinity", "antiAffinity"),
+            "availabilityZones": pick("availability_zones", "availabilityZones"),
+            "template": self.template_body(base.get("template")) if (p["template"] or base.get("template")) else None,
+        }
+        if base and self.autoscales(base) and p["desired_nodes"] is not None and not p["force_desired_nodes"]:
+            # A replacement starts as large as the pool the autoscaler sized.
+            body["desiredNodes"] = base.get("desiredNodes")
+        return drop_none(body)
+
+    @staticmethod
+    def predicted(body):
+        pool = dict((k, v) for k, v in body.items() if k != "flavorName")
+        pool.update(flavor=body.get("flavorName"), id=None, status="INSTALLING")
+        return pool
+
+    # -- plans ---------------------------------------------------------------
+
+    def plan_create(self):
+        p = self.params
+        if not p["flavor"]:
+            self.fail("flavor is required to create the node pool %r." % p["name"])
+        self.check_flavor(p["flavor"])
+        body = self.creation_body(p["name"])
+        plan = Plan(None)
+        plan.add("create node pool %r (flavor %s)" % (p["name"], p["flavor"]),
+                 lambda: self._create(body, wait=p["wait"]), after=self.predicted(body))
+        return plan
+
+    def plan_update(self, pool, plan):
+        p = self.params
+        want = {
+            "minNodes": p["min_nodes"],
+            "maxNodes": p["max_nodes"],
+            "autoscale": p["autoscale"],
+        }
+        if p["desired_nodes"] is not None and (p["force_desired_nodes"] or not self.autoscales(pool)):
+            want["desiredNodes"] = p["desired_nodes"]
+        body = changed_fields(pool, want)
+        autoscaling = self.autoscaling_body(pool.get("autoscaling"))
+        if autoscaling is not None and changed_fields(pool.get("autoscaling"), autoscaling):
+            body["autoscaling"] = autoscaling
+        if p["template"] is not None and self.template_changed(pool.get("template")):
+            body["template"] = self.template_body(pool.get("template"))
+        removing = self.nodes_to_remove(pool)
+        if removing:
+            body["nodesToRemove"] = removing
+            if "desiredNodes" not in body:
+                wanted = p["desired_nodes"] if p["desired_nodes"] is not None else \
+                    max(0, (pool.get("desiredNodes") or 0) - len(removing))
+                body["desiredNodes"] = wanted
+        if not body:
+            return plan
+        patch = dict((k, v) for k, v in body.items() if k != "nodesToRemove")
+        what = ", ".join(sorted(body))
+        plan.add("update node pool %r (%s)" % (pool.get("name"), what),
+                 lambda: self._update(pool, body), patch=patch)
+        return plan
+
+    def nodes_to_remove(self, pool):
+        refs = self.params["nodes_to_remove"]
+        if not refs:
+            return []
+        nodes = self.client.get(self.pool_path(pool["id"]) + "/nodes") or []
+        known = set()
+        for node in nodes:
+            known.update(v for v in (node.get("id"), node.get("instanceId"), node.get("name")) if v)
+        return [ref for ref in refs if ref in known]
+
+    def plan_replace(self, old, leftovers, diffs):
+        p = self.params
+        if p["flavor"]:
+            self.check_flavor(p["flavor"])
+        used = [_created_key(c)[1] for c in [old] + leftovers]
+        new_name = "%s-r%d" % (p["name"], max(used + [0]) + 1)
+        body = self.creation_body(new_name, base=old)
+        plan = Plan(old)
+        plan.add("create node pool %r (%s) to replace %r" % (
+            new_name, ", ".join("%s %s" % (o, w) for o, _, w in diffs), old.get("name")),
+            lambda: self._create(body, wait=True), after=self.predicted(body))
+        for pool in [old] + leftovers:
+            plan.add("delete node pool %r (replaced)" % pool.get("name"), self._deleter(pool, replaced=True))
+        return plan
+
+    def plan_delete(self, pools):
+        plan = Plan(pools[0] if len(pools) == 1 else {"pools": pools})
+        for pool in pools:
+            plan.add("delete node pool %r" % pool.get("name"), self._deleter(pool))
+        plan.after = None
+        return plan
+
+    # -- steps ---------------------------------------------------------------
+
+    def _create(self, body, wait):
+        self.cluster_stable(self._cluster)
+        created = self.create_or_adopt(self.pool_path(), body, lambda: self.find_by_name(body["name"]),
+                                       "node pool %r" % body["name"])
+        self._pool_id = created["id"]
+        if wait:
+            self.wait_for("until_ready", self.fetcher(self._pool_id, after_create=True), KUBE_NODEPOOL,
+                          repr(body["name"]))
+
+    def _update(self, pool, body):
+        self.wait_for("until_stable", self.fetcher(pool["id"]), KUBE_NODEPOOL, repr(pool.get("name")))
+        self.client.put(self.pool_path(pool["id"]), body)
+        if self.params["wait"]:
+            self.wait_for("until_ready", self.fetcher(pool["id"]), KUBE_NODEPOOL, repr(pool.get("name")))
+
+    def _deleter(self, pool, replaced=False):
+        def run():
+            fetch = self.fetcher(pool["id"])
+            self.wait_for("until_stable", fetch, KUBE_NODEPOOL, repr(pool.get("name")))
+            try:
+                self.client.delete(self.pool_path(pool["id"]))
+            except OvhApiError as exc:
+                if not exc.is_not_found:
+                    raise
+            if replaced:
+                self.result.setdefault("replaced", []).append(
+                    {"name": pool.get("name"), "id": pool["id"], "flavor": pool.get("flavor")})
+            if self.params["wait"]:
+                self.wait_for("until_gone", fetch, KUBE_NODEPOOL, repr(pool.get("name")))
+        return run
+
+    def _finish_replacement(self, keep):
+        def run():
+            self.wait_for("until_ready", self.fetcher(keep["id"]), KUBE_NODEPOOL, repr(keep.get("name")))
+        return run
+
+    # -- dispatch --------------------------------------------------------------
+
+    def run(self):
+        p = self.params
+        self._pool_id = None
+        self._cluster = self.require_cluster(p["cluster"])
+        pools = self.candidates(self.list_pools())
+        if p["state"] == "absent":
+            if pools:
+                self.execute(self.plan_delete(pools))
+            return
+
+        if not pools:
+            plan = self.plan_create()
+        else:
+            keep, leftovers = self.choose(pools)
+            diffs = self.immutable_diff(keep)
+            if diffs:
+                if not p["replace_on_change"]:
+                    self.fail("%s; set replace_on_change=true to replace the pool (a new pool %s-r<N> is created, "
+                              "and the old one is deleted once the new one is READY)." % ("; ".join(
+                                  "%s cannot be updated (pool %r has %r, asked %r)" % (o, keep.get("name"), h, w)
+                                  for o, h, w in diffs), p["name"]))
+                plan = self.plan_replace(keep, leftovers, diffs)
+            else:
+                plan = Plan(keep)
+                if leftovers:
+                    plan.add("wait until node pool %r is READY" % keep.get("name"),
+                             self._finish_replacement(keep))
+                    for pool in leftovers:
+                        plan.add("delete node pool %r (replaced)" % pool.get("name"),
+                                 self._deleter(pool, replaced=True))
+                self._pool_id = keep["id"]
+                plan = self.plan_update(keep, plan)
+        applied = self.execute(plan)
+        if not applied:
+            if plan.after is not None:
+                self.result["nodepool"] = plan.after
+            return
+        pool = self.fetcher(self._pool_id, after_create=True)()
+        self.result["nodepool"] = pool or plan.after
+
+    def choose(self, pools):
+        """The pool to manage, and the pools an interrupted replacement left behind."""
+        if len(pools) == 1:
+            return pools[0], []
+        names = ", ".join(sorted(c.get("name") for c in pools))
+        if not self.params["replace_on_change"]:
+            self.fail("Several node pools belong to %r (%s), probably an interrupted replacement: rerun with "
+                      "replace_on_change=true to finish it (the newest pool with the wanted settings is kept, the "
+                      "others are deleted once it is READY), or delete the extra pools."
+                      % (self.params["name"], names))
+        matching = [c for c in pools if not self.immutable_diff(c)]
+        keep = max(matching or pools, key=_created_key)
+        return keep, [c for c in pools if c is not keep]
+
+
+def main():
+    OvhKubeNodepool().main()
+
+
+if __name__ == "__main__":
+    main()
