@@ -36,18 +36,13 @@ try:
     import ovh.config
     import ovh.exceptions
     import ovh.oauth2
+    import requests.exceptions  # python-ovh's transport
 
     HAS_OVH = True
     OVH_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised only without python-ovh
     HAS_OVH = False
     OVH_IMPORT_ERROR = exc
-
-try:
-    from requests.exceptions import ConnectionError as RequestsConnectionError
-    from requests.exceptions import ConnectTimeout, ReadTimeout, RequestException
-except ImportError:  # pragma: no cover - requests comes with python-ovh
-    RequestsConnectionError = ConnectTimeout = ReadTimeout = RequestException = Exception
 
 
 ENDPOINT_NAMES = (
@@ -384,16 +379,16 @@ class OvhClient(object):
             self.stats["writes"] += 1
         try:
             response = self._client.raw_call(method, path, data=body, need_auth=True)
-        except (ConnectTimeout, RequestsConnectionError) as exc:
+        except requests.exceptions.ConnectionError as exc:
             # Nothing reached the server when the connection could not be opened;
             # a connection lost later may have carried the request.
-            never_sent = isinstance(exc, ConnectTimeout) or "NewConnectionError" in repr(exc)
+            never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or "NewConnectionError" in repr(exc)
             raise OvhApiError("Transport error: %s" % _short(exc), method=method, path=path,
                               ambiguous=(method in WRITE_METHODS and not never_sent))
-        except ReadTimeout as exc:
+        except requests.exceptions.ReadTimeout as exc:
             raise OvhApiError("Timed out waiting for the answer: %s" % _short(exc), method=method, path=path,
                               ambiguous=method in WRITE_METHODS)
-        except RequestException as exc:
+        except requests.exceptions.RequestException as exc:
             raise OvhApiError("Transport error: %s" % _short(exc), method=method, path=path,
                               ambiguous=method in WRITE_METHODS)
         except ovh.exceptions.APIError as exc:

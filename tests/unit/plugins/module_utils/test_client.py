@@ -67,7 +67,7 @@ def make_client(url, **kw):
 
 def test_signed_request_reaches_the_url_endpoint(server):
     server.answers = [(200, {"id": "x"})]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     assert client.get("/cloud/project/p/kube/x") == {"id": "x"}
     method, path, _, headers = server.seen[0]
     assert (method, path) == ("GET", "/1.0/cloud/project/p/kube/x")
@@ -92,7 +92,7 @@ def test_busy_integrity_error_is_retried_but_a_plain_400_is_not(server):
     server.answers = [(400, {"class": "Client::BadRequest",
                              "message": "[IntegrityError] 400: Cannot delete NodePool: NodePool status is UPSCALING"}),
                       (200, None)]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     client.delete("/pool")
     assert client.stats["retries"] == 1
 
@@ -106,7 +106,7 @@ def test_busy_integrity_error_is_retried_but_a_plain_400_is_not(server):
 def test_already_exists_conflict_is_not_busy(server):
     server.answers = [(409, {"class": "Client::Conflict::PostgresUserAlreadyExist",
                              "message": "User already exists"})]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     with pytest.raises(OvhApiError) as err:
         client.post("/user", {"name": "u"})
     assert err.value.is_conflict and not err.value.is_busy
@@ -115,7 +115,7 @@ def test_already_exists_conflict_is_not_busy(server):
 
 def test_a_create_that_got_a_5xx_is_never_resent(server):
     server.answers = [(500, {"message": "Internal server error"}), (200, {"id": "dup"})]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     with pytest.raises(OvhAmbiguousWrite) as err:
         client.post("/kube", {"name": "c"})
     assert err.value.ambiguous and err.value.http_status == 500
@@ -124,14 +124,14 @@ def test_a_create_that_got_a_5xx_is_never_resent(server):
 
 def test_a_create_that_got_429_is_resent(server):
     server.answers = [(429, {"message": "slow down"}), (200, {"id": "c1"})]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     assert client.post("/kube", {"name": "c"}) == {"id": "c1"}
     assert len(server.seen) == 2
 
 
 def test_idempotent_post_is_retried_after_5xx(server):
     server.answers = [(502, {"message": "Bad gateway"}), (200, {"content": "kubeconfig"})]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     assert client.post("/kube/x/kubeconfig", idempotent=True) == {"content": "kubeconfig"}
 
 
@@ -146,7 +146,7 @@ def test_attempts_are_bounded(server):
 
 def test_failure_carries_query_id_and_class(server):
     server.answers = [(404, {"class": "Client::NotFound", "message": "This service does not exist"})]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     with pytest.raises(OvhApiError) as err:
         client.get("/cloud/project/p/kube/nope")
     failure = err.value.to_failure()
@@ -158,7 +158,7 @@ def test_failure_carries_query_id_and_class(server):
 
 def test_not_found_is_retried_only_inside_the_window_after_a_create(server):
     server.answers = [(404, {"message": "not yet"}), (200, {"id": "n"})]
-    client, _ = make_client(server.url)
+    client, dummy = make_client(server.url)
     assert client.get("/n", retry_not_found=60) == {"id": "n"}
     server.answers = [(404, {"message": "gone"})]
     assert client.get_or_none("/n") is None
@@ -174,13 +174,13 @@ def test_rate_limit_spaces_requests(server):
 
     client = OvhClient(endpoint=server.url, application_key="ak", application_secret="as", consumer_key="ck",
                        rate_limit=4, sleep=sleep, monotonic=lambda: clock[0])
-    for _ in range(3):
+    for dummy in range(3):
         client.get("/x")
     assert sleeps == [0.25, 0.25]
 
 
 def test_connection_refused_create_is_not_ambiguous():
-    client, _ = make_client("http://127.0.0.1:9/1.0", max_attempts=2)
+    client, dummy = make_client("http://127.0.0.1:9/1.0", max_attempts=2)
     with pytest.raises(OvhApiError) as err:
         client.post("/kube", {"name": "c"})
     assert err.value.http_status is None and not err.value.ambiguous

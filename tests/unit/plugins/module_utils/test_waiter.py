@@ -71,7 +71,7 @@ def test_error_status_fails_fast():
 
 
 def test_timeout_reports_last_status_and_duration():
-    wt, _ = waiter(timeout=12, interval=5)
+    wt, dummy = waiter(timeout=12, interval=5)
     with pytest.raises(w.WaitError) as err:
         wt.until_ready(fetcher(["UPSCALING"]), w.KUBE_NODEPOOL, "p")
     assert err.value.timed_out and err.value.last_status == "UPSCALING"
@@ -86,12 +86,12 @@ def test_stable_accepts_error_and_ready_but_not_transitional():
 
 
 def test_gone_waits_for_404_or_deleted():
-    wt, _ = waiter()
+    wt, dummy = waiter()
     assert wt.until_gone(fetcher(["DELETING", None]), w.KUBE_CLUSTER, "c") is None
     assert wt.until_gone(fetcher(["DELETING", "DELETED"]), w.KUBE_CLUSTER, "c") == {"status": "DELETED"}
 
 
 def test_disappearing_while_waiting_for_ready_fails():
-    wt, _ = waiter()
+    wt, dummy = waiter()
     with pytest.raises(w.WaitError):
         wt.until_ready(fetcher(["INSTALLING", None]), w.REGISTRY, "r")

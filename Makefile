@@ -1,0 +1,67 @@
+# keikolatam.gitops — developer and CI entry points.
+#   make test          the whole test command (what CI runs)
+#   make sandbox-up    start the OVH API emulator (and the local Kubernetes control plane)
+#   make sandbox-down  stop everything sandbox-up started
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export KEIKO_CACHE_DIR ?= $(HOME)/.cache/keikolatam-gitops
+export KEIKO_UPSTREAM_MIRROR ?= $(abspath ../shared/upstream)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+export PYTHONPATH := $(abspath tests/sandbox)
+
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt | sha256sum | cut -c1-16)
+
+.PHONY: help venv collection lint yamllint ansible-lint sanity unit integration test build docs \
+        sandbox-up sandbox-down
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+$(STAMP): requirements.txt tests/requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r tests/requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# The checkout as ansible_collections/keikolatam/gitops, for FQCNs from the checkout.
+collection:
+	@mkdir -p .collections/ansible_collections/keikolatam
+	@test -L .collections/ansible_collections/keikolatam/gitops || \
+	  ln -sfn $(CURDIR) .collections/ansible_collections/keikolatam/gitops
+
+yamllint: venv
+	$(BIN)/yamllint --strict .
+
+ansible-lint: venv collection
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint --profile production --strict
+
+lint: yamllint ansible-lint
+
+sanity: venv
+	hack/sanity.sh
+
+build: venv
+	rm -f keikolatam-gitops-*.tar.gz
+	$(BIN)/ansible-galaxy collection build --force .
+
+unit: venv collection
+	$(BIN)/python -m pytest tests/unit
+
+integration: venv collection
+	$(BIN)/python -m pytest tests/integration
+
+# The test command (README, .ci/run): quality gates first, then every test with branch coverage.
+test: venv collection lint sanity
+	$(BIN)/python -m pytest tests --cov=plugins --cov-branch --cov-report=term
+
+sandbox-up: venv
+	$(BIN)/python tests/sandbox/sandboxctl.py up --dir .sandbox
+
+sandbox-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python tests/sandbox/sandboxctl.py down --dir .sandbox; fi
