@@ -1,4 +1,5 @@
 # keikolatam.gitops — developer and CI entry points.
+#   make sandbox       the main job: start the sandbox and provision it with site.yml
 #   make test          the whole test command (what CI runs)
 #   make sandbox-up    start the OVH API emulator (and the local Kubernetes control plane)
 #   make sandbox-down  stop everything sandbox-up started
@@ -15,8 +16,8 @@ export PYTHONPATH := $(abspath tests/sandbox)
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt | sha256sum | cut -c1-16)
 
-.PHONY: help venv collection lint yamllint ansible-lint sanity unit integration test build docs \
-        sandbox-up sandbox-down
+.PHONY: help venv collection kube-binaries lint yamllint ansible-lint sanity unit integration test build \
+        sandbox sandbox-up sandbox-down
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -50,15 +51,22 @@ build: venv
 	rm -f keikolatam-gitops-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --force .
 
+# The local Kubernetes binaries (cached outside the checkout; built from the Go module proxy when absent).
+kube-binaries: venv
+	$(BIN)/python -m localkube build
+
 unit: venv collection
 	$(BIN)/python -m pytest tests/unit
 
-integration: venv collection
+integration: venv collection kube-binaries
 	$(BIN)/python -m pytest tests/integration
 
 # The test command (README, .ci/run): quality gates first, then every test with branch coverage.
-test: venv collection lint sanity
+test: venv collection kube-binaries lint sanity
 	$(BIN)/python -m pytest tests --cov=plugins --cov-branch --cov-report=term
+
+sandbox: venv collection kube-binaries
+	hack/sandbox-main.sh
 
 sandbox-up: venv
 	$(BIN)/python tests/sandbox/sandboxctl.py up --dir .sandbox
