@@ -11,6 +11,8 @@ from __future__ import annotations
 MKS_REGIONS = ("BHS5", "DE1", "GRA5", "GRA7", "GRA9", "GRA11", "SBG5", "UK1", "WAW1")
 # Other Public Cloud regions a project can have (compute only).
 OTHER_REGIONS = ("GRA1", "SBG1", "BHS1")
+# Regions enabled on a new project (the others can be added with POST .../region).
+DEFAULT_PROJECT_REGIONS = MKS_REGIONS + ("GRA1", "SBG1")
 
 REGION_INFO = {
     # name: (continentCode, datacenterLocation, ipCountries)

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         app.write_ready_file(args.ready_file)
     print(f"ovh-emulator: serving {app.endpoint} (state {app.state_dir}, project {app.creds['service_name']})",
           file=sys.stderr, flush=True)
-    while not stop.wait(0.5):
+    while not stop.wait(0.1):
         if not t.is_alive():
             break
     app.shutdown()

@@ -35,8 +35,9 @@ class LocalKube:
             self._nodes = importlib.import_module("localkube.nodes")
         return self._nodes
 
-    def sync_pool(self, pool_name: str, flavor: str, count: int, labels: dict[str, str]) -> None:
-        self.nodes().sync_pool_nodes(self.kubeconfig, pool_name, flavor, count, labels=labels)
+    def sync_pool(self, pool_name: str, flavor: str, count: int, labels: dict[str, str]) -> list[str]:
+        """The pool's Kubernetes node names after the sync."""
+        return self.nodes().sync_pool_nodes(self.kubeconfig, pool_name, flavor, count, labels=labels)
 
     def delete_pool(self, pool_name: str) -> None:
         self.nodes().delete_pool_nodes(self.kubeconfig, pool_name)

@@ -112,7 +112,7 @@ class Emulator:
     def new_project(self) -> dict:
         now = self.store.now()
         proj = {"_created_ts": now, "description": "Keiko sandbox project",
-                "regions": list(catalog.MKS_REGIONS + catalog.OTHER_REGIONS)}
+                "regions": list(catalog.DEFAULT_PROJECT_REGIONS)}
         for init in REGISTRY.initializers:
             init(proj, self)
         return proj
@@ -285,6 +285,8 @@ class Emulator:
             entry["validation"] = [i.as_dict() for i in issues]
             return Answer(400, {"class": "Client::BadRequest", "message": issues[0].message})
 
+        if body is None and (op.body_type or op.body_fields):
+            body = {}  # handlers of operations with a body always get a dict
         request_id = self.ids.uuid()
         with self.store.transaction() as st:
             ctx = Ctx(self, st, method, api_path, op.path, match.params, query, body, request_id)

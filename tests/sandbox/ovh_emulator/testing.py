@@ -38,6 +38,7 @@ class EmulatorProcess:
     def __init__(self, state_dir: str | Path | None = None, *, transition_seconds: float | None = None,
                  kubeconfig: str | Path | None = None, python: str | None = None,
                  extra_args: list[str] | tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 pythonpath: list[str | Path] | tuple = (),
                  startup_timeout: float = 30.0, check_violations: bool = True, **settings: Any):
         self._tmp = None
         if state_dir is None:
@@ -49,6 +50,7 @@ class EmulatorProcess:
         self.startup_timeout = startup_timeout
         self.check_violations = check_violations
         self.extra_args = list(extra_args)
+        self.pythonpath = [str(p) for p in pythonpath]  # searched before tests/sandbox (test doubles)
         self.settings = dict(settings)
         if transition_seconds is not None:
             self.settings["transition_seconds"] = transition_seconds
@@ -71,7 +73,8 @@ class EmulatorProcess:
             cmd += ["--" + k.replace("_", "-"), str(v)]
         cmd += self.extra_args
         env = dict(self.proc_env)
-        env["PYTHONPATH"] = os.pathsep.join([str(SANDBOX_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        env["PYTHONPATH"] = os.pathsep.join(self.pythonpath + [str(SANDBOX_DIR)]
+                                            + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         self._logfh = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._logfh, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -158,8 +161,21 @@ class EmulatorProcess:
                                            "client_secret", "service_name")}
 
     @property
+    def env_signature(self) -> dict[str, str]:
+        """``env`` without the OAuth2 pair (application-key mode only)."""
+        return {k: v for k, v in self.env.items() if k not in ("OVH_CLIENT_ID", "OVH_CLIENT_SECRET")}
+
+    @property
+    def env_oauth2(self) -> dict[str, str]:
+        """``env`` without the application key, secret and consumer key (OAuth2 mode only)."""
+        return {k: v for k, v in self.env.items()
+                if k not in ("OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY")}
+
+    @property
     def env(self) -> dict[str, str]:
-        """Environment for a client of the emulator (both auth modes: pick one)."""
+        """Environment for a client of the emulator. It holds BOTH credential sets; a client that
+        reads both from the environment must be told which to use (see ``env_signature`` /
+        ``env_oauth2``)."""
         i = self.info
         return {
             "OVH_ENDPOINT": i["endpoint"],

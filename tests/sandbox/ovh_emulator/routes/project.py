@@ -9,7 +9,7 @@ from ..routing import project_initializer, route
 
 @project_initializer
 def _init(project: dict, app) -> None:
-    project.setdefault("regions", list(catalog.MKS_REGIONS + catalog.OTHER_REGIONS))
+    project.setdefault("regions", list(catalog.DEFAULT_PROJECT_REGIONS))
 
 
 @route("GET", "/cloud/project")
