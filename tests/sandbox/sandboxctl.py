@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""Start, stop and inspect the sandbox: the OVH API emulator and (when available) localkube.
+
+    python tests/sandbox/sandboxctl.py up     [--dir .sandbox] [--with-kube | --no-kube] [--port N]
+                                              [--transition-seconds S]
+    python tests/sandbox/sandboxctl.py status [--dir .sandbox]
+    python tests/sandbox/sandboxctl.py env    [--dir .sandbox]
+    python tests/sandbox/sandboxctl.py down   [--dir .sandbox]
+
+Layout of ``--dir``: ``ovh/`` (emulator state, ``emulator.pid``, ``emulator.log``, ``ready.json``),
+``kube/`` (localkube data dir, ``kube/kubeconfig``), ``env`` (shell exports), ``sandbox.json``
+(what ``up`` started). ``up`` is idempotent: a running emulator is reused (restarted only when the
+kube wiring changes). ``down`` stops only processes whose pid file and command line match, and
+removes the directory.
+
+The local cluster is used by default when the localkube package is present and its binaries are
+cached (``localkube.build.cached_binaries()``); ``--with-kube`` insists, ``--no-kube`` skips.
+``KEIKO_SANDBOX_KUBE=0|1`` sets the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+EMULATOR_MODULE = "ovh_emulator"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    parts = [str(SANDBOX_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(SANDBOX_DIR)]
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
+
+
+def _echo(msg: str) -> None:
+    print(f"sandboxctl: {msg}", file=sys.stderr, flush=True)
+
+
+# -- process checks ------------------------------------------------------------------------------
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [p.decode(errors="replace") for p in raw.split(b"\0") if p]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _our_emulator(pid: int, state_dir: Path) -> bool:
+    cmd = _cmdline(pid)
+    return _alive(pid) and EMULATOR_MODULE in cmd and "serve" in cmd and str(state_dir) in cmd
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+class Paths:
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.ovh = self.root / "ovh"
+        self.kube = self.root / "kube"
+        self.kubeconfig = self.kube / "kubeconfig"
+        self.pid = self.ovh / "emulator.pid"
+        self.log = self.ovh / "emulator.log"
+        self.ready = self.ovh / "ready.json"
+        self.env = self.root / "env"
+        self.record = self.root / "sandbox.json"
+
+
+# -- localkube -----------------------------------------------------------------------------------
+def localkube_available() -> tuple[bool, str]:
+    if not (SANDBOX_DIR / "localkube" / "__main__.py").exists():
+        return False, "the localkube package is not there"
+    probe = ("import sys\nfrom localkube import build\n"
+             "sys.exit(0 if build.cached_binaries() else 1)\n")
+    try:
+        r = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"cannot ask localkube: {exc}"
+    if r.returncode == 0:
+        return True, "binaries cached"
+    return False, "localkube binaries are not built (make kube-binaries)" if r.returncode == 1 else \
+        f"localkube probe failed: {r.stderr.strip()[-300:]}"
+
+
+def kube_up(p: Paths, timeout: float) -> Path:
+    cmd = [sys.executable, "-m", "localkube", "up", "--data-dir", str(p.kube), "--default-nodes", "0"]
+    _echo("starting localkube: " + " ".join(shlex.quote(c) for c in cmd[1:]))
+    r = subprocess.run(cmd, env=_env(), timeout=timeout)
+    if r.returncode != 0 or not p.kubeconfig.exists():
+        raise SystemExit(f"sandboxctl: localkube up failed (exit {r.returncode})")
+    return p.kubeconfig
+
+
+def kube_down(p: Paths) -> None:
+    if not p.kube.exists():
+        return
+    _echo("stopping localkube")
+    r = subprocess.run([sys.executable, "-m", "localkube", "down", "--data-dir", str(p.kube)], env=_env())
+    if r.returncode != 0:
+        _echo(f"localkube down exited {r.returncode}")
+
+
+# -- emulator ------------------------------------------------------------------------------------
+def emulator_pid(p: Paths) -> int | None:
+    try:
+        pid = int(p.pid.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _our_emulator(pid, p.ovh) else None
+
+
+def emulator_start(p: Paths, port: int, kubeconfig: Path | None, transition: float | None,
+                   timeout: float = 60.0) -> dict:
+    p.ovh.mkdir(parents=True, exist_ok=True)
+    if p.ready.exists():
+        p.ready.unlink()
+    cmd = [sys.executable, "-m", EMULATOR_MODULE, "serve", "--state-dir", str(p.ovh), "--host", "127.0.0.1",
+           "--port", str(port), "--ready-file", str(p.ready)]
+    if kubeconfig:
+        cmd += ["--kubeconfig", str(kubeconfig)]
+    if transition is not None:
+        cmd += ["--transition-seconds", str(transition)]
+    with open(p.log, "ab") as log:
+        proc = subprocess.Popen(cmd, env=_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    _write_private(p.pid, f"{proc.pid}\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            p.pid.unlink(missing_ok=True)
+            tail = p.log.read_text(errors="replace")[-2000:] if p.log.exists() else ""
+            raise RuntimeError(f"emulator exited with {proc.returncode}:\n{tail}")
+        info = _read_json(p.ready)
+        if info.get("pid") == proc.pid:
+            return info
+        time.sleep(0.05)
+    emulator_stop(p)
+    raise RuntimeError(f"emulator not ready after {timeout}s (log: {p.log})")
+
+
+def emulator_stop(p: Paths, timeout: float = 15.0) -> bool:
+    pid = emulator_pid(p)
+    if pid is None:
+        p.pid.unlink(missing_ok=True)
+        return False
+    _echo(f"stopping the OVH API emulator (pid {pid})")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid) and _our_emulator(pid, p.ovh):
+        os.kill(pid, signal.SIGKILL)
+    p.pid.unlink(missing_ok=True)
+    return True
+
+
+def _admin_post(endpoint: str, name: str, payload: dict) -> dict:
+    import urllib.request
+
+    url = endpoint.rsplit("/1.0", 1)[0] + f"/_emulator/{name}"
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def write_env(p: Paths, info: dict, kubeconfig: Path | None) -> None:
+    q = shlex.quote
+    base = info["endpoint"].rsplit("/1.0", 1)[0]
+    lines = [
+        "# keikolatam.gitops sandbox: generated by tests/sandbox/sandboxctl.py (source it)",
+        f"export OVH_ENDPOINT={q(info['endpoint'])}",
+        f"export OVH_APPLICATION_KEY={q(info['application_key'])}",
+        f"export OVH_APPLICATION_SECRET={q(info['application_secret'])}",
+        f"export OVH_CONSUMER_KEY={q(info['consumer_key'])}",
+        f"export OVH_CLOUD_PROJECT_SERVICE={q(info['service_name'])}",
+        f"export OVH_OAUTH2_TOKEN_URL={q(info['token_url'])}",
+        f"export OVH_EMULATOR_ADMIN_URL={q(base + '/_emulator')}",
+        "# The emulator's OAuth2 service account. To use it instead of the application key, unset the",
+        "# three OVH_APPLICATION_*/OVH_CONSUMER_KEY variables and export these as OVH_CLIENT_ID/OVH_CLIENT_SECRET.",
+        f"export OVH_SANDBOX_CLIENT_ID={q(info['client_id'])}",
+        f"export OVH_SANDBOX_CLIENT_SECRET={q(info['client_secret'])}",
+    ]
+    if kubeconfig:
+        lines.append(f"export KUBECONFIG={q(str(kubeconfig))}")
+    _write_private(p.env, "\n".join(lines) + "\n")
+
+
+# -- commands ------------------------------------------------------------------------------------
+def cmd_up(args) -> int:
+    p = Paths(Path(args.dir))
+    p.root.mkdir(parents=True, exist_ok=True)
+    record = _read_json(p.record)
+
+    want_kube = args.kube
+    if want_kube is None and os.environ.get("KEIKO_SANDBOX_KUBE", "") in ("0", "1"):
+        want_kube = os.environ["KEIKO_SANDBOX_KUBE"] == "1"
+    kubeconfig = None
+    if want_kube is not False:
+        ok, why = localkube_available()
+        if ok:
+            kubeconfig = kube_up(p, timeout=args.timeout)
+            record["kube"] = {"data_dir": str(p.kube), "kubeconfig": str(kubeconfig)}
+        elif want_kube:
+            _echo(f"--with-kube: {why}")
+            return 1
+        else:
+            _echo(f"no local Kubernetes cluster: {why}; the emulator serves synthetic kubeconfigs")
+
+    pid = emulator_pid(p)
+    info = _read_json(p.ready)
+    same_wiring = info.get("kubeconfig") == (str(kubeconfig) if kubeconfig else None)
+    if pid is not None and info.get("pid") == pid and same_wiring and (args.port in (None, info.get("port"))):
+        _echo(f"the OVH API emulator is already running (pid {pid}) at {info['endpoint']}")
+        if args.transition_seconds is not None:
+            _admin_post(info["endpoint"], "settings", {"transition_seconds": args.transition_seconds})
+    else:
+        if pid is not None:
+            emulator_stop(p)
+        port = args.port if args.port is not None else int(info.get("port") or 0)
+        try:
+            info = emulator_start(p, port, kubeconfig, args.transition_seconds)
+        except RuntimeError:
+            if args.port is not None or port == 0:
+                raise
+            _echo(f"port {port} is taken; using a free one")
+            info = emulator_start(p, 0, kubeconfig, args.transition_seconds)
+        _echo(f"OVH API emulator at {info['endpoint']} (pid {info['pid']}, state {p.ovh})")
+    record["emulator"] = {"pid": info["pid"], "endpoint": info["endpoint"], "state_dir": str(p.ovh)}
+    _write_private(p.record, json.dumps(record, indent=1) + "\n")
+    write_env(p, info, kubeconfig)
+    _echo(f"environment: source {p.env}")
+    return 0
+
+
+def cmd_down(args) -> int:
+    p = Paths(Path(args.dir))
+    if not p.root.exists():
+        _echo(f"nothing to stop ({p.root} does not exist)")
+        return 0
+    emulator_stop(p)
+    kube_down(p)
+    # stray emulator still holding the state dir (pid file lost)? refuse to delete under it
+    if emulator_pid(p) is not None:
+        _echo("the emulator is still running; not removing the run data")
+        return 1
+    shutil.rmtree(p.root, ignore_errors=True)
+    _echo(f"removed {p.root}")
+    return 0
+
+
+def status_dict(p: Paths) -> dict:
+    pid = emulator_pid(p)
+    info = _read_json(p.ready) if pid else {}
+    return {
+        "dir": str(p.root),
+        "emulator": {"running": pid is not None, "pid": pid, "endpoint": info.get("endpoint"),
+                     "state_dir": str(p.ovh), "log": str(p.log)},
+        "kube": {"present": p.kubeconfig.exists(), "kubeconfig": str(p.kubeconfig) if p.kubeconfig.exists() else None},
+        "env": str(p.env) if p.env.exists() else None,
+    }
+
+
+def cmd_status(args) -> int:
+    st = status_dict(Paths(Path(args.dir)))
+    print(json.dumps(st, indent=2))
+    return 0 if st["emulator"]["running"] else 1
+
+
+def cmd_env(args) -> int:
+    p = Paths(Path(args.dir))
+    if not p.env.exists():
+        _echo("no sandbox environment: run `sandboxctl.py up` first")
+        return 1
+    sys.stdout.write(p.env.read_text())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sandboxctl.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("up", "down", "status", "env"):
+        sp = sub.add_parser(name)
+        sp.add_argument("--dir", default=".sandbox", help="run directory (default .sandbox)")
+        if name == "up":
+            g = sp.add_mutually_exclusive_group()
+            g.add_argument("--with-kube", dest="kube", action="store_const", const=True, default=None,
+                           help="start localkube too (fail if it cannot)")
+            g.add_argument("--no-kube", dest="kube", action="store_const", const=False,
+                           help="emulator only (synthetic kubeconfigs)")
+            sp.add_argument("--port", type=int, default=None, help="emulator port (default: the previous one, else free)")
+            sp.add_argument("--transition-seconds", type=float, default=None,
+                            help="emulator transition time (default: OVH_EMULATOR_TRANSITION_SECONDS or 2)")
+            sp.add_argument("--timeout", type=float, default=300.0, help="seconds allowed for localkube up")
+    args = parser.parse_args(argv)
+    return {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

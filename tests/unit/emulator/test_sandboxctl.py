@@ -1,0 +1,90 @@
+"""tests/sandbox/sandboxctl.py up/status/env/down (emulator only: --no-kube)."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SANDBOXCTL = Path(__file__).resolve().parents[2] / "sandbox" / "sandboxctl.py"
+
+
+def ctl(*args, check=True):
+    r = subprocess.run([sys.executable, str(SANDBOXCTL), *args], capture_output=True, text=True, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"sandboxctl {args} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def parse_env(path: Path) -> dict:
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            k, _, v = line[len("export "):].partition("=")
+            out[k] = shlex.split(v)[0]
+    return out
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "sandbox"
+    yield d
+    ctl("down", "--dir", str(d), check=False)
+
+
+def test_up_is_idempotent_and_down_cleans_up(run_dir):
+    ctl("up", "--dir", str(run_dir), "--no-kube", "--transition-seconds", "0.2")
+    env = parse_env(run_dir / "env")
+    assert set(env) >= {"OVH_ENDPOINT", "OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY",
+                        "OVH_CLOUD_PROJECT_SERVICE", "OVH_OAUTH2_TOKEN_URL"}
+    assert "KUBECONFIG" not in env and "OVH_CLIENT_ID" not in env  # one credential set only
+    assert (run_dir / "env").stat().st_mode & 0o077 == 0
+    status = json.loads(ctl("status", "--dir", str(run_dir)).stdout)
+    pid = status["emulator"]["pid"]
+    assert status["emulator"]["running"] and status["emulator"]["endpoint"] == env["OVH_ENDPOINT"]
+
+    import ovh
+
+    client = ovh.Client(endpoint="ovh-eu", application_key=env["OVH_APPLICATION_KEY"],
+                        application_secret=env["OVH_APPLICATION_SECRET"], consumer_key=env["OVH_CONSUMER_KEY"])
+    client._endpoint = env["OVH_ENDPOINT"]
+    kube = client.post(f"/cloud/project/{env['OVH_CLOUD_PROJECT_SERVICE']}/kube", region="GRA7")
+
+    ctl("up", "--dir", str(run_dir), "--no-kube")  # again: same process, same state
+    assert json.loads(ctl("status", "--dir", str(run_dir)).stdout)["emulator"]["pid"] == pid
+    assert parse_env(run_dir / "env") == env
+    assert client.get(f"/cloud/project/{env['OVH_CLOUD_PROJECT_SERVICE']}/kube") == [kube["id"]]
+    assert ctl("env", "--dir", str(run_dir)).stdout == (run_dir / "env").read_text()
+
+    ctl("down", "--dir", str(run_dir))
+    assert not run_dir.exists()
+    assert not Path(f"/proc/{pid}").exists() or b"ovh_emulator" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert ctl("status", "--dir", str(run_dir), check=False).returncode == 1
+
+
+def test_down_only_stops_its_own_process(run_dir):
+    (run_dir / "ovh").mkdir(parents=True)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / "ovh" / "emulator.pid").write_text(f"{bystander.pid}\n")
+        assert ctl("status", "--dir", str(run_dir), check=False).returncode == 1
+        ctl("down", "--dir", str(run_dir))
+        assert bystander.poll() is None  # not ours: left alone
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_with_kube_fails_clearly_when_localkube_is_unavailable(run_dir, monkeypatch):
+    sys.path.insert(0, str(SANDBOXCTL.parent))
+    import sandboxctl
+
+    ok, why = sandboxctl.localkube_available()
+    if ok:
+        pytest.skip("localkube binaries are cached here: --with-kube would start a cluster")
+    r = ctl("up", "--dir", str(run_dir), "--with-kube", check=False)
+    assert r.returncode == 1 and "--with-kube" in r.stderr
+    assert os.listdir(run_dir) in ([], ["sandbox.json"]) or not (run_dir / "ovh" / "emulator.pid").exists()
