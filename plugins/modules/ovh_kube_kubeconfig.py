@@ -95,6 +95,35 @@ dest:
   returned: when O(dest) is set
   type: str
   sample: /home/deploy/.kube/keiko-staging.yaml
+mode:
+  description: The mode of the file (added by Ansible for O(dest)), always V(0600) once written.
+  returned: when O(dest) exists
+  type: str
+  sample: "0600"
+owner:
+  description: The owner of the file.
+  returned: when O(dest) exists
+  type: str
+group:
+  description: The group of the file.
+  returned: when O(dest) exists
+  type: str
+uid:
+  description: The owner's UID.
+  returned: when O(dest) exists
+  type: int
+gid:
+  description: The group's GID.
+  returned: when O(dest) exists
+  type: int
+size:
+  description: The size of the file in bytes.
+  returned: when O(dest) exists
+  type: int
+state:
+  description: V(file) once written, V(absent) when O(dest) does not exist (check mode).
+  returned: when O(dest) is set
+  type: str
 kubeconfig:
   description: The kubeconfig (YAML text), with the client key. Only when the task has C(no_log=true).
   returned: when O(dest) is not set
