@@ -352,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _go(self) -> None:
         self.server.app.dispatch(self)  # type: ignore[attr-defined]
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _go
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _go
 
     def log_message(self, fmt: str, *args) -> None:  # noqa: D401 - quiet unless verbose
         if getattr(self.server, "app", None) is not None and self.server.app.verbose:  # type: ignore[attr-defined]
