@@ -37,8 +37,10 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  client_id:
-    description: The client ID that the tokens are issued for. Required with O(state=present).
+  oidc_client_id:
+    description:
+      - The client ID that the tokens are issued for (C(clientId)). Required with O(state=present).
+      - Named so because O(client_id) is the OAuth2 client of the OVH API credentials.
     type: str
   issuer_url:
     description: The issuer URL of the provider, C(https://) only. Required with O(state=present).
@@ -79,7 +81,7 @@ EXAMPLES = r"""
   keikolatam.gitops.ovh_kube_oidc:
     service_name: "{{ ovh_project_id }}"
     cluster: keiko-staging
-    client_id: kubernetes
+    oidc_client_id: kubernetes
     issuer_url: https://sso.example.com/realms/keiko
     groups_claim: [groups]
     groups_prefix: "oidc:"
@@ -141,7 +143,7 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import Kub
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none, merge
 
 FIELDS = (
-    ("client_id", "clientId"),
+    ("oidc_client_id", "clientId"),
     ("issuer_url", "issuerUrl"),
     ("ca_content", "caContent"),
     ("groups_claim", "groupsClaim"),
@@ -158,7 +160,7 @@ class OvhKubeOidc(KubeModule):
     argument_spec = dict(
         cluster=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        client_id=dict(type="str"),
+        oidc_client_id=dict(type="str"),
         issuer_url=dict(type="str"),
         ca_content=dict(type="str"),
         groups_claim=dict(type="list", elements="str"),
@@ -170,7 +172,7 @@ class OvhKubeOidc(KubeModule):
         username_claim=dict(type="str"),
         username_prefix=dict(type="str"),
     )
-    module_kwargs = dict(required_if=[("state", "present", ("client_id", "issuer_url"))])
+    module_kwargs = dict(required_if=[("state", "present", ("oidc_client_id", "issuer_url"))])
 
     def validate(self):
         url = self.params["issuer_url"]
