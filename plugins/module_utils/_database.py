@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared pieces of the managed database modules (ovh_database*).
+
+PRIVATE to this collection: not a public API, may change in any release.
+
+- finding database services engine-neutrally (``/database/service``), by ID
+  or by description, so that an engine mismatch is seen before any write;
+- :class:`OvhDatabaseChildModule`, the base of the modules that manage
+  something inside one service (users, databases, connection pools...):
+  the ``cluster``/``engine`` options, the service's path, and waiting for the
+  service before writing to it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import time
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
+
+# Engines whose services live under /cloud/project/{serviceName}/database/<engine> (cloud.json).
+ENGINES = ("postgresql", "mysql", "mongodb", "redis", "kafka", "kafkaConnect", "kafkaMirrorMaker",
+           "opensearch", "cassandra", "m3db", "m3aggregator", "grafana")
+# Engines whose users, databases and pools the child modules manage.
+CHILD_ENGINES = ("postgresql",)
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+# A service that is going away does not count as "the service with this description".
+GOING_AWAY = ("DELETING",)
+
+
+def is_uuid(value):
+    return bool(value) and _UUID_RE.match(str(value)) is not None
+
+
+def get_service(client, project_path, cluster_id):
+    """The service with this ID, whatever its engine (None on 404)."""
+    return client.get_or_none("%s/database/service/%s" % (project_path, cluster_id))
+
+
+def find_services(client, project_path, description=None, engine=None, include_going_away=False):
+    """Every service of the project with this description (and engine, when given)."""
+    found = []
+    for cid in client.get("%s/database/service" % project_path) or []:
+        svc = get_service(client, project_path, cid)
+        if svc is None:
+            continue
+        if description is not None and svc.get("description") != description:
+            continue
+        if engine is not None and svc.get("engine") != engine:
+            continue
+        if not include_going_away and svc.get("status") in GOING_AWAY:
+            continue
+        found.append(svc)
+    return found
+
+
+class OvhDatabaseChildModule(OvhModule):
+    """Base of the modules that manage an object inside one database service."""
+
+    #: options of every child module (doc fragment keikolatam.gitops.ovh_database)
+    CLUSTER_ARGS = dict(
+        cluster=dict(type="str", required=True, aliases=["cluster_id"]),
+        engine=dict(type="str", default="postgresql", choices=list(CHILD_ENGINES)),
+    )
+
+    def __init__(self, argv_module=None):
+        self._cluster = None
+        super(OvhDatabaseChildModule, self).__init__(argv_module)
+
+    @property
+    def engine_path(self):
+        return "%s/database/%s" % (self.project_path, self.params["engine"])
+
+    @property
+    def cluster_path(self):
+        return "%s/%s" % (self.engine_path, self.cluster["id"])
+
+    @property
+    def cluster(self):
+        """The service named by O(cluster): its ID, or its description. Fails when unknown."""
+        if self._cluster is None:
+            ref = self.params["cluster"]
+            engine = self.params["engine"]
+            svc = None
+            if is_uuid(ref):
+                svc = get_service(self.client, self.project_path, ref)
+            if svc is None:
+                found = find_services(self.client, self.project_path, description=ref)
+                if len(found) > 1:
+                    self.fail("%d database services have the description %r; set cluster to the ID of one of "
+                              "them (%s)." % (len(found), ref, ", ".join(sorted(s["id"] for s in found))))
+                svc = found[0] if found else None
+            if svc is None:
+                self.fail("No database service with the ID or description %r in project %s."
+                          % (ref, self.params["service_name"]))
+            if svc.get("engine") != engine:
+                self.fail("The database service %r is a %s service, not %s." % (ref, svc.get("engine"), engine))
+            self._cluster = svc
+        return self._cluster
+
+    def fetch_cluster(self):
+        return self.client.get_or_none(self.cluster_path)
+
+    def wait_cluster_ready(self):
+        """Before a write: the service must be READY (objects cannot be created while it provisions)."""
+        if self.cluster.get("status") == "READY" or not self.params.get("wait", True):
+            return self.cluster
+        self._cluster = self.wait_for("until_ready", self.fetch_cluster, DATABASE, self.cluster["id"])
+        return self._cluster
+
+    def retry_while_provisioning(self, call, what):
+        """Run ``call``; while the service still provisions, the API refuses some creates with
+        ``403 Service database '...' does not exist`` (FACTS.md): retry those within O(wait_timeout)."""
+        deadline = time.monotonic() + (self.params.get("wait_timeout") or 1800)
+        while True:
+            try:
+                return call()
+            except OvhApiError as exc:
+                provisioning = exc.http_status == 403 and "does not exist" in (exc.message or "")
+                if not provisioning or not self.params.get("wait", True) or time.monotonic() >= deadline:
+                    raise
+                self.module.debug("%s: the service is still provisioning (%s); retrying" % (what, exc.message))
+                time.sleep(self.params.get("wait_sleep") or 10.0)
+
+    def list_objects(self, kind):
+        """GET every ``<cluster>/<kind>/<id>`` (``user``, ``database``, ``connectionPool``)."""
+        out = []
+        for oid in self.client.get("%s/%s" % (self.cluster_path, kind)) or []:
+            obj = self.client.get_or_none("%s/%s/%s" % (self.cluster_path, kind, oid))
+            if obj is not None:
+                out.append(obj)
+        return out
