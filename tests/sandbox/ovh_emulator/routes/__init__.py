@@ -10,6 +10,10 @@ ROUTE_MODULES = (
     "project",
     "kube",
     "network",
+    "database",
+    "registry",
+    "users",
+    "storage",
 )
 
 _loaded = False
