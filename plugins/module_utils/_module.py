@@ -253,29 +253,39 @@ class OvhModule(object):
 
     # -- writes that may have been applied --------------------------------
 
-    def create_or_adopt(self, path, body, find, what, grace=30.0):
+    def create_or_adopt(self, path, body, find, what, grace=30.0, resend=0):
         """POST a create; after an ambiguous answer, look the object up and adopt it.
 
-        A create that got a 5xx or timed out is never resent: ``find()`` is
-        polled for ``grace`` seconds (the API may answer 404 for a short while
-        after a create). A 409 "already exists" is adopted the same way.
+        A create that got a 5xx or timed out is not resent blindly: ``find()``
+        is polled for ``grace`` seconds (the API may answer 404 for a short
+        while after a create). A 409 "already exists" is adopted the same way.
+        With ``resend``, a create whose object is still not found after the
+        grace period was not applied, and is sent again (at most ``resend``
+        more times).
         """
-        try:
-            return self.client.post(path, body)
-        except OvhApiError as exc:
-            if not (isinstance(exc, OvhAmbiguousWrite) or exc.is_conflict):
-                raise
-            deadline = time.monotonic() + grace
-            while True:
-                found = find()
-                if found is not None:
-                    self.result["adopted"] = True
-                    self.module.warn("The create of %s answered %s %s; the %s was created anyway and has "
-                                     "been adopted." % (what, exc.http_status or "", exc.message, what))
-                    return found
-                if exc.is_conflict or time.monotonic() >= deadline:
+        sent = 0
+        while True:
+            sent += 1
+            try:
+                return self.client.post(path, body)
+            except OvhApiError as exc:
+                if not (isinstance(exc, OvhAmbiguousWrite) or exc.is_conflict):
                     raise
-                time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+                deadline = time.monotonic() + grace
+                while True:
+                    found = find()
+                    if found is not None:
+                        self.result["adopted"] = True
+                        self.module.warn("The create of %s answered %s %s; the %s was created anyway and has "
+                                         "been adopted." % (what, exc.http_status or "", exc.message, what))
+                        return found
+                    if exc.is_conflict or time.monotonic() >= deadline:
+                        break
+                    time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+                if exc.is_conflict or sent > resend:
+                    raise
+                self.module.debug("The create of %s answered %s and the %s was not found after %ss: sending it "
+                                  "again." % (what, exc.http_status, what, grace))
 
     # -- waits -------------------------------------------------------------
 
