@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Start, stop and inspect the sandbox: the OVH API emulator and (when available) localkube.
 
     python tests/sandbox/sandboxctl.py up     [--dir .sandbox] [--with-kube | --no-kube] [--port N]
@@ -107,7 +106,8 @@ def localkube_available() -> tuple[bool, str]:
     probe = ("import sys\nfrom localkube import build\n"
              "sys.exit(0 if build.cached_binaries() else 1)\n")
     try:
-        r = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, timeout=60)
+        r = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, timeout=60,
+                           check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"cannot ask localkube: {exc}"
     if r.returncode == 0:
@@ -119,7 +119,7 @@ def localkube_available() -> tuple[bool, str]:
 def kube_up(p: Paths, timeout: float) -> Path:
     cmd = [sys.executable, "-m", "localkube", "up", "--data-dir", str(p.kube), "--default-nodes", "0"]
     _echo("starting localkube: " + " ".join(shlex.quote(c) for c in cmd[1:]))
-    r = subprocess.run(cmd, env=_env(), timeout=timeout)
+    r = subprocess.run(cmd, env=_env(), timeout=timeout, check=False)
     if r.returncode != 0 or not p.kubeconfig.exists():
         raise SystemExit(f"sandboxctl: localkube up failed (exit {r.returncode})")
     return p.kubeconfig
@@ -129,7 +129,7 @@ def kube_down(p: Paths) -> None:
     if not p.kube.exists():
         return
     _echo("stopping localkube")
-    r = subprocess.run([sys.executable, "-m", "localkube", "down", "--data-dir", str(p.kube)], env=_env())
+    r = subprocess.run([sys.executable, "-m", "localkube", "down", "--data-dir", str(p.kube)], env=_env(), check=False)
     if r.returncode != 0:
         _echo(f"localkube down exited {r.returncode}")
 

@@ -30,7 +30,7 @@ CREDENTIAL_KEYS = ("application_key", "application_secret", "consumer_key", "cli
 
 
 def _rand(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
+    return "".join(secrets.choice(alphabet) for _i in range(n))
 
 
 def load_or_create_credentials(state_dir: Path) -> dict:
@@ -117,7 +117,7 @@ class Authenticator:
 
     # -- OAuth2 ------------------------------------------------------------------------------
     def _check_bearer(self, authz: str) -> AuthInfo:
-        scheme, _, token = authz.partition(" ")
+        scheme, _sep, token = authz.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(401, *NOT_LOGGED)
         token = token.strip()
@@ -143,7 +143,7 @@ class Authenticator:
                 raw = base64.b64decode(authz[6:].strip()).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
                 return 400, {"error": "invalid_request", "error_description": "malformed Basic authorization"}
-            client_id, _, client_secret = raw.partition(":")
+            client_id, _sep, client_secret = raw.partition(":")
         grant = form.get("grant_type")
         if grant != "client_credentials":
             return 400, {"error": "unsupported_grant_type",

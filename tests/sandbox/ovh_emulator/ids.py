@@ -23,16 +23,16 @@ class Ids:
 
     def hex(self, nchars: int = 32) -> str:
         with self._lock:
-            return "".join(self._rng.choice("0123456789abcdef") for _ in range(nchars))
+            return "".join(self._rng.choice("0123456789abcdef") for _i in range(nchars))
 
     def token(self, nchars: int = 32) -> str:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
         with self._lock:
-            return "".join(self._rng.choice(alphabet) for _ in range(nchars))
+            return "".join(self._rng.choice(alphabet) for _i in range(nchars))
 
     def lower(self, nchars: int = 6) -> str:
         with self._lock:
-            return "".join(self._rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(nchars))
+            return "".join(self._rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _i in range(nchars))
 
     def randint(self, a: int, b: int) -> int:
         with self._lock:
@@ -42,5 +42,5 @@ class Ids:
         """``EU.ext-4.6895cea2.3584024.bec678a10a40faba71e5ca4d17a2ba07``-like X-Ovh-Queryid."""
         with self._lock:
             node = self._rng.randint(1, 5)
-            tail = "".join(self._rng.choice("0123456789abcdef") for _ in range(32))
+            tail = "".join(self._rng.choice("0123456789abcdef") for _i in range(32))
         return f"EU.ext-{node}.{int(time.time()):08x}.{seq}.{tail}"

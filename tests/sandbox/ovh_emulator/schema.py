@@ -121,7 +121,7 @@ class Schema:
         self.models.update(doc.get("models", {}))
         for api in doc.get("apis", []):
             tpl = api["path"]
-            if not any(t == tpl for _, t in self._templates):
+            if not any(t == tpl for _segs, t in self._templates):
                 self._templates.append((tpl.strip("/").split("/"), tpl))
             for op in api.get("operations", []):
                 o = Operation(
@@ -170,7 +170,7 @@ class Schema:
             if ok:
                 found.append((literal, tpl, params))
         found.sort(key=lambda x: -x[0])
-        return [(tpl, params) for _, tpl, params in found]
+        return [(tpl, params) for _literal, tpl, params in found]
 
     def match(self, method: str, path: str) -> Match | None:
         """The operation serving ``method path`` (path without the ``/1.0`` prefix), or None."""

@@ -157,8 +157,8 @@ class EmulatorProcess:
 
     @property
     def credentials(self) -> dict:
-        return {k: self.info[k] for k in ("application_key", "application_secret", "consumer_key", "client_id",
-                                           "client_secret", "service_name")}
+        keys = ("application_key", "application_secret", "consumer_key", "client_id", "client_secret", "service_name")
+        return {k: self.info[k] for k in keys}
 
     @property
     def env_signature(self) -> dict[str, str]:

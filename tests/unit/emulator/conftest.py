@@ -8,3 +8,5 @@ if SANDBOX not in sys.path:
     sys.path.insert(0, SANDBOX)
 
 from ovh_emulator.pytest_plugin import ovh_emulator, ovh_emulator_factory, pytest_configure  # noqa: E402,F401
+
+__all__ = ["ovh_emulator", "ovh_emulator_factory", "pytest_configure"]

@@ -14,7 +14,7 @@ def _base(emu):
 
 
 def _statuses(emu, n):
-    return [signed(emu, "GET", _base(emu) + "/region").status_code for _ in range(n)]
+    return [signed(emu, "GET", _base(emu) + "/region").status_code for _i in range(n)]
 
 
 @pytest.mark.ovh_emulator(fault_429_rate=1.0)
@@ -58,7 +58,7 @@ def test_fault_rates_are_applied_and_deterministic(ovh_emulator_factory):
 @pytest.mark.ovh_emulator(fault_5xx_rate=1.0)
 def test_5xx_answers_have_no_effect(ovh_emulator):
     c = ovh_emulator.ovh_client()
-    for _ in range(5):
+    for _i in range(5):
         with pytest.raises(APIError):
             c.post(_base(ovh_emulator) + "/network/private", name="x")
     ovh_emulator.set_faults(fault_5xx_rate=0.0)

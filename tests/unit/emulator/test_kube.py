@@ -80,7 +80,7 @@ def test_cluster_and_pool_statuses_move_with_time(ovh_emulator):
 @pytest.mark.ovh_emulator(transition_seconds=0.3)
 def test_pool_rules(ovh_emulator):
     c = ovh_emulator.ovh_client()
-    kube = _create(ovh_emulator, c, nodepool=None) if False else c.post(_base(ovh_emulator) + "/kube", region="GRA7")
+    kube = c.post(_base(ovh_emulator) + "/kube", region="GRA7")
     kpath = _base(ovh_emulator) + f"/kube/{kube['id']}"
     with pytest.raises(BadParametersError) as exc:
         c.post(kpath + "/nodepool", flavorName="b2-7")
@@ -207,8 +207,8 @@ def test_kubeconfig_and_nodes_follow_localkube(tmp_path, ovh_emulator_factory):
     assert sync["kubeconfig"] == str(kubeconfig) and sync["labels"]["tier"] == "system"
     assert c.post(kpath + "/kubeconfig")["content"] == kubeconfig.read_text()
     # OVH node names become the Kubernetes node names
-    wait_for(lambda: sorted(n["name"] for n in c.get(kpath + "/node")) == ["system-node-000000",
-                                                                          "system-node-000001"], timeout=5)
+    expected = ["system-node-000000", "system-node-000001"]
+    wait_for(lambda: sorted(n["name"] for n in c.get(kpath + "/node")) == expected, timeout=5)
     pool_id = c.get(kpath + "/nodepool")[0]["id"]
     c.put(kpath + f"/nodepool/{pool_id}", desiredNodes=3)
     wait_for(lambda: [r["count"] for r in recorded() if r["op"] == "sync"][-1] == 3, timeout=10)

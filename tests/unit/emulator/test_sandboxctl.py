@@ -13,7 +13,8 @@ SANDBOXCTL = Path(__file__).resolve().parents[2] / "sandbox" / "sandboxctl.py"
 
 
 def ctl(*args, check=True):
-    r = subprocess.run([sys.executable, str(SANDBOXCTL), *args], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, str(SANDBOXCTL), *args], capture_output=True, text=True, timeout=120,
+                       check=False)
     if check and r.returncode != 0:
         raise AssertionError(f"sandboxctl {args} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
@@ -23,7 +24,7 @@ def parse_env(path: Path) -> dict:
     out = {}
     for line in path.read_text().splitlines():
         if line.startswith("export "):
-            k, _, v = line[len("export "):].partition("=")
+            k, _sep, v = line[len("export "):].partition("=")
             out[k] = shlex.split(v)[0]
     return out
 

@@ -90,7 +90,7 @@ def test_response_validation_catches_what_the_model_forbids(s):
 
 def test_module_level_helpers():
     assert schema.match_operation("GET", "/cloud/project").operation.response_type == "string[]"
-    assert schema.validate_request_body("POST", "/cloud/project/p/kube", {}) [0].kind == "missing"
+    assert schema.validate_request_body("POST", "/cloud/project/p/kube", {})[0].kind == "missing"
     assert schema.validate_response_body("GET", "/cloud/project", ["a"]) == []
     with pytest.raises(KeyError):
         schema.validate_request_body("POST", "/nope", {})

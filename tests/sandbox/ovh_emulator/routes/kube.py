@@ -157,7 +157,7 @@ def _resize(ctx, c: dict, p: dict, desired: int, remove: list[str] | None = None
     """Move the pool's nodes towards ``desired``; returns the transitional status, if any."""
     alive = [n for n in p["nodes"] if n["status"] != "DELETING"]
     if desired > len(alive):
-        for _ in range(desired - len(alive)):
+        for _i in range(desired - len(alive)):
             p["nodes"].append(_new_node(ctx, c, p))
         return "UPSCALING"
     if desired < len(alive):
@@ -632,7 +632,7 @@ def reset_cluster(ctx, serviceName, kubeId):
         raise invalid_data(f"Version {version} is not available", ctx.request_id)
     net = {k: b.get(k, c.get(k)) for k in ("privateNetworkId", "nodesSubnetId", "loadBalancersSubnetId")}
     _check_network(ctx, proj, c["region"], net)
-    c.update({k: v for k, v in net.items()})
+    c.update(net)
     c["version"] = version
     for k in ("name", "updatePolicy", "kubeProxyMode"):
         if b.get(k) is not None:
@@ -763,12 +763,12 @@ def _pool_spec(ctx, b: dict, region: str, creation: bool) -> dict:
         raise invalid_data(f"NodePool name {name!r} is invalid: it must contain only lowercase alphanumeric "
                            "characters or '-', start and end with an alphanumeric character, and be at most "
                            "40 characters long", ctx.request_id)
-    anti = bool(b.get("antiAffinity") or False)
+    anti = bool(b.get("antiAffinity"))
     mn = b.get("minNodes", 0)
     mx = b.get("maxNodes", ANTI_AFFINITY_MAX if anti else MAX_NODES)
     desired = b.get("desiredNodes", max(mn, 1) if mn is not None else 1)
     spec = {"flavor": flavor, "name": name, "antiAffinity": anti,
-            "monthlyBilled": bool(b.get("monthlyBilled") or False), "autoscale": bool(b.get("autoscale") or False),
+            "monthlyBilled": bool(b.get("monthlyBilled")), "autoscale": bool(b.get("autoscale")),
             "autoscaling": {**DEFAULT_AUTOSCALING, **{k: v for k, v in (b.get("autoscaling") or {}).items()
                                                       if v is not None}},
             "template": _template(b.get("template")), "minNodes": mn, "maxNodes": mx, "desiredNodes": desired}
