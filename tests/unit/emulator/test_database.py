@@ -120,10 +120,10 @@ def test_forks_from_a_backup_and_a_point_in_time(ovh_emulator):
     with pytest.raises(BadParametersError):
         _create(ovh_emulator, c, description="bad", forkFrom={"serviceId": src["id"], "backupId": src["id"]})
     with pytest.raises(BadParametersError):
-        _create(ovh_emulator, c, description="bad", forkFrom={"serviceId": src["id"],
-                                                               "pointInTime": "2001-01-01T00:00:00Z"})
-    fork = _create(ovh_emulator, c, description="from-backup", forkFrom={"serviceId": src["id"],
-                                                                          "backupId": backups[0]})
+        _create(ovh_emulator, c, description="bad",
+                forkFrom={"serviceId": src["id"], "pointInTime": "2001-01-01T00:00:00Z"})
+    fork = _create(ovh_emulator, c, description="from-backup",
+                   forkFrom={"serviceId": src["id"], "backupId": backups[0]})
     pit = _create(ovh_emulator, c, description="from-pit",
                   forkFrom={"serviceId": src["id"], "pointInTime": c.get(spath)["backups"]["pitr"]})
     for svc in (fork, pit):

@@ -906,4 +906,3 @@ def put_advanced(ctx, serviceName, clusterId):
         rec["advanced"].update(body)
         lifecycle.begin(rec["svc"], "UPDATING", "READY", ctx.now, ctx.transition, action="update")
     return dict(rec["advanced"])
-

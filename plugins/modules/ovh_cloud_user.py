@@ -1,0 +1,291 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovh_cloud_user
+short_description: Manage a Public Cloud (OpenStack) user of an OVHcloud project and its roles
+version_added: 0.1.0
+description:
+  - Create, change the roles of, reset the password of, or delete a Public Cloud user, for example the
+    user that owns the backup bucket and whose S3 credentials the backup job uses
+    (M(keikolatam.gitops.ovh_s3_credentials)).
+  - The API generates the user name (C(user-...)); the module identifies the user by O(description), or by
+    O(id).
+  - The password is returned only when the user is created and when O(reset_password=true). A task result
+    that carries a password is hidden from the output (as with C(no_log)), but C(register) still receives it.
+author:
+  - Keiko Latam platform team
+extends_documentation_fragment:
+  - keikolatam.gitops.ovh
+  - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.wait
+options:
+  description:
+    description:
+      - The description of the user, which identifies it. Required unless O(id) is set.
+      - It cannot change (the API has no route for it).
+    type: str
+  id:
+    description:
+      - The numeric ID of an existing user.
+    type: int
+  roles:
+    description:
+      - The roles of the user (V(objectstore_operator) for S3 access, V(administrator)...). Compared as a set
+        and changed in place. Required to create.
+    type: list
+    elements: str
+    choices: [admin, administrator, ai_training_operator, ai_training_read, authentication, backup_operator,
+              compute_operator, image_operator, infrastructure_supervisor, network_operator,
+              network_security_operator, objectstore_operator, volume_operator]
+  reset_password:
+    description:
+      - Generate a new password for an existing user and return it. Always changes something.
+    type: bool
+    default: false
+  state:
+    description:
+      - Whether the user exists. Deleting a user deletes its S3 credentials.
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: keikolatam.gitops.ovh_s3_credentials
+  - module: keikolatam.gitops.ovh_s3_bucket
+"""
+
+EXAMPLES = r"""
+- name: The user the backup job uses for object storage
+  keikolatam.gitops.ovh_cloud_user:
+    service_name: "{{ ovh_project_id }}"
+    description: keiko-production-backups
+    roles: [objectstore_operator]
+  register: backup_user
+"""
+
+RETURN = r"""
+user:
+  description:
+    - The user, as the API returns it (C(cloud.user.User); C(cloud.user.UserDetail) with C(password) when the
+      user was created or its password reset by this task).
+    - With O(state=absent), the user as it was before its deletion.
+  returned: when the user exists, is created, or is deleted
+  type: dict
+  sample:
+    id: 48213
+    username: user-Ab12Cd34Ef56
+    description: keiko-production-backups
+    status: ok
+    openstackId: 0a1b2c3d4e5f60718293a4b5c6d7e8f9
+    creationDate: "2025-01-31T12:00:00Z"
+    roles:
+      - id: 9c1e5b0ea6d54c8fb1bde2c0e5a9f7d3
+        name: objectstore_operator
+        description: Object Storage Operator
+        permissions: ["objectstore:*"]
+actions:
+  description: What the task did (or, in check mode, would do), in words.
+  returned: changed
+  type: list
+  elements: str
+adopted:
+  description: True when the create answered an error but the user was created anyway, and was adopted.
+  returned: when a user was adopted
+  type: bool
+waited:
+  description: How long the task waited, and the last status seen.
+  returned: when the task waited
+  type: dict
+retries:
+  description: How many API requests were retried.
+  returned: always
+  type: int
+failure:
+  description: The API error that made the task fail.
+  returned: failed on an API error
+  type: dict
+"""
+
+import time
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import CLOUD_USER
+
+ROLES = ["admin", "administrator", "ai_training_operator", "ai_training_read", "authentication", "backup_operator",
+         "compute_operator", "image_operator", "infrastructure_supervisor", "network_operator",
+         "network_security_operator", "objectstore_operator", "volume_operator"]
+
+
+def role_names(user):
+    return sorted(set(r.get("name") for r in (user or {}).get("roles") or []))
+
+
+class OvhCloudUser(OvhModule):
+    resource_key = "user"
+    argument_spec = dict(
+        description=dict(type="str"),
+        id=dict(type="int"),
+        roles=dict(type="list", elements="str", choices=ROLES),
+        reset_password=dict(type="bool", default=False, no_log=False),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module_kwargs = dict(required_one_of=[["description", "id"]])
+
+    def validate(self):
+        if self.params["state"] == "absent" and self.params["reset_password"]:
+            self.fail("reset_password is only used with state=present.")
+
+    @property
+    def base(self):
+        return "%s/user" % self.project_path
+
+    def find(self):
+        p = self.params
+        if p["id"] is not None:
+            user = self.client.get_or_none("%s/%s" % (self.base, p["id"]))
+            return None if user is None or user.get("status") in ("deleted", "deleting") else user
+        found = [u for u in self.client.get(self.base) or []
+                 if u.get("description") == p["description"] and u.get("status") not in ("deleted", "deleting")]
+        if len(found) > 1:
+            self.fail("%d users have the description %r (%s); set id to choose one."
+                      % (len(found), p["description"], ", ".join(str(u["id"]) for u in found)))
+        return found[0] if found else None
+
+    def fetcher(self, uid):
+        return lambda: self.client.get_or_none("%s/%s" % (self.base, uid))
+
+    def what(self, user=None):
+        return (user or {}).get("description") or self.params["description"] or str(self.params["id"])
+
+    def role_ids(self, names):
+        catalog = (self.client.get("%s/role" % self.project_path) or {}).get("roles") or []
+        by_name = dict((r.get("name"), r) for r in catalog)
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            self.fail("The project has no role %s (available: %s)." % (", ".join(missing), ", ".join(sorted(by_name))))
+        return [by_name[n] for n in names]
+
+    def present(self, current):
+        p = self.params
+        if current is None:
+            if p["id"] is not None:
+                self.fail("No user with the ID %s; to create one, set description instead of id." % p["id"])
+            if not p["roles"]:
+                self.fail("To create user %s, set roles." % p["description"])
+            self.create()
+            return
+        if p["id"] is not None and p["description"] is not None and p["description"] != current.get("description"):
+            self.fail("The description of user %s cannot be updated (it is %r). Nothing was changed."
+                      % (current["id"], current.get("description")))
+        plan = Plan(current)
+        uid = current["id"]
+        state = {}
+        if p["roles"] is not None and sorted(set(p["roles"])) != role_names(current):
+            wanted = self.role_ids(sorted(set(p["roles"])))
+
+            def do_roles():
+                self.wait_for("until_stable", self.fetcher(uid), CLOUD_USER, self.what(current))
+                self.client.put("%s/%s/role" % (self.base, uid), dict(rolesIds=[r["id"] for r in wanted]))
+
+            plan.add("set the roles of user %s: %s" % (self.what(current), ", ".join(sorted(set(p["roles"])))),
+                     do_roles, patch=dict(roles=wanted))
+        if p["reset_password"]:
+            def do_reset():
+                state["password"] = self.regenerate(uid)
+            plan.add("generate a new password for user %s" % self.what(current), do_reset)
+        if not self.execute(plan):
+            self.result["user"] = plan.after
+            return
+        user = self.client.get("%s/%s" % (self.base, uid))
+        if state.get("password"):
+            user["password"] = state["password"]
+        self.result["user"] = user
+
+    def regenerate(self, uid):
+        if self.params["wait"]:
+            self.wait_for("until_ready", self.fetcher(uid), CLOUD_USER, self.what())
+        return (self.client.post("%s/%s/regeneratePassword" % (self.base, uid), idempotent=True) or {}).get("password")
+
+    def create(self):
+        p = self.params
+        roles = sorted(set(p["roles"]))
+        body = dict(description=p["description"], roles=roles)
+        plan = Plan(None)
+        state = {}
+
+        def do_create():
+            try:
+                state["user"] = self.client.post(self.base, body)
+            except OvhAmbiguousWrite:
+                state["user"] = self.adopt()
+                state["reset"] = True
+
+        plan.add("create user %s with roles %s" % (p["description"], ", ".join(roles)), do_create,
+                 after=dict(description=p["description"], roles=[dict(name=r) for r in roles], status="creating"))
+        if not self.execute(plan):
+            self.result["user"] = plan.after
+            return
+        user = state["user"]
+        password = user.get("password")
+        if p["wait"] or state.get("reset"):
+            user = self.wait_for("until_ready", self.fetcher(user["id"]), CLOUD_USER, p["description"])
+        if state.get("reset"):
+            password = self.regenerate(user["id"])
+            self.result["actions"].append("generate a new password for user %s (adopted after an ambiguous create)"
+                                          % p["description"])
+        user = dict(user)
+        user.pop("password", None)
+        if password:
+            user["password"] = password
+        self.result["user"] = user
+
+    def adopt(self):
+        """The create answered 5xx/timed out: find the user it may have created (never POST again)."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            found = self.find()
+            if found is not None:
+                self.result["adopted"] = True
+                self.module.warn("The create of user %s answered an error but the user was created; it has been "
+                                 "adopted and given a new password." % self.params["description"])
+                return found
+            if time.monotonic() >= deadline:
+                self.fail("The create of user %s answered an error and the user does not exist; run the task again."
+                          % self.params["description"])
+            time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+
+    def absent(self, current):
+        if current is None:
+            return
+        self.result["user"] = current
+        plan = Plan(current)
+
+        def do_delete():
+            self.wait_for("until_stable", self.fetcher(current["id"]), CLOUD_USER, self.what(current))
+            self.client.delete("%s/%s" % (self.base, current["id"]))
+
+        plan.delete("delete user %s (%s)" % (self.what(current), current.get("username")), do_delete)
+        if self.execute(plan) and self.params["wait"]:
+            self.wait_for("until_gone", self.fetcher(current["id"]), CLOUD_USER, self.what(current))
+
+    def run(self):
+        current = self.find()
+        if self.params["state"] == "absent":
+            self.absent(current)
+        else:
+            self.present(current)
+
+
+def main():
+    OvhCloudUser().main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,757 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovh_database
+short_description: Manage an OVHcloud managed database service (PostgreSQL first)
+version_added: 0.1.0
+description:
+  - Create, change or delete a managed database service (OVH calls it a cluster) of a Public Cloud project,
+    or create one forked from a backup or a point in time of another service (restore, disaster recovery).
+  - The service is identified by O(description), its name, or by O(id).
+  - Plan, flavor, version, disk size and node count change in place, with one C(PUT) on the service.
+    The engine, the region and the private network cannot change; asking for it fails before anything is
+    written. This module never deletes a service implicitly; only O(state=absent) does, and only with
+    O(deletion_protection=false).
+  - Options that are not set are left as they are on an existing service.
+author:
+  - Keiko Latam platform team
+extends_documentation_fragment:
+  - keikolatam.gitops.ovh
+  - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.wait
+options:
+  engine:
+    description:
+      - The database engine. Only V(postgresql) is covered by the collection's tests; the other engines use
+        the same service routes.
+      - An existing service of another engine with the same description is never converted; the task fails.
+    type: str
+    default: postgresql
+    choices: [postgresql, mysql, mongodb, redis, kafka, kafkaConnect, kafkaMirrorMaker, opensearch, cassandra,
+              m3db, m3aggregator, grafana]
+  description:
+    description:
+      - The name of the service (the API's C(description)). Required unless O(id) is set.
+      - With O(id), a different value renames the service.
+    type: str
+  id:
+    description:
+      - The ID of an existing service. When set, the service is looked up by ID instead of by O(description).
+    type: str
+  state:
+    description:
+      - V(present) creates the service or changes it in place; V(absent) deletes it (see O(deletion_protection)).
+    type: str
+    choices: [present, absent]
+    default: present
+  plan:
+    description:
+      - The plan (V(essential), V(business), V(production)...). Required to create. Changes in place.
+    type: str
+  flavor:
+    description:
+      - The node flavor (V(db1-4), V(db1-7)...). Required to create unless every entry of O(nodes) names one.
+        Changes in place.
+    type: str
+  version:
+    description:
+      - The engine version (V(16), V(17)...). Required to create. Changes in place (upgrades only, as the API
+        allows).
+    type: str
+  nodes:
+    description:
+      - The nodes, as a number (that many nodes of O(flavor) in O(region)) or as a list of dicts with the keys
+        C(flavor), C(region) and C(role) (V(STANDARD) or V(ANALYTICS)), each defaulting to O(flavor),
+        O(region) and the API's default.
+      - Required to create. On an existing service only the number of nodes is compared; it changes in place.
+    type: raw
+  region:
+    description:
+      - The region of the service (V(GRA), V(SBG), V(BHS), V(DE), V(UK), V(WAW)...). Required to create.
+      - Cannot change.
+    type: str
+  network_id:
+    description:
+      - The OpenStack ID (a UUID) of the private network to attach the service to, in O(region), which is the
+        C(openstack_ids) value that M(keikolatam.gitops.ovh_private_network) returns for that region.
+      - Unset means a public service. Set only at creation; cannot change.
+    type: str
+  subnet_id:
+    description:
+      - The ID of the subnet of O(network_id), as M(keikolatam.gitops.ovh_private_network_subnet) returns it.
+        Required with O(network_id). Set only at creation; cannot change.
+    type: str
+  disk_size:
+    description:
+      - The disk size of each node, in GB. Changes in place (the API only grows disks).
+    type: int
+  backup_time:
+    description:
+      - The time of day (UTC, C(HH:MM) or C(HH:MM:SS)) at which the daily backup starts.
+    type: str
+  backup_regions:
+    description:
+      - The regions the backups are stored in.
+    type: list
+    elements: str
+  maintenance_time:
+    description:
+      - The time of day (UTC, C(HH:MM) or C(HH:MM:SS)) at which maintenance can start.
+    type: str
+  ip_restrictions:
+    description:
+      - The IP blocks allowed to connect. A bare address means a C(/32) (or C(/128)) block.
+      - With O(purge_ip_restrictions=true) the list is exactly this one; otherwise these blocks are added.
+      - Unset leaves the restrictions as they are. An empty list with purge removes every block
+        (nobody can connect).
+    type: list
+    elements: dict
+    suboptions:
+      ip:
+        description: The IP block (C(203.0.113.0/24)) or address.
+        type: str
+        required: true
+      description:
+        description: What the block is for. Compared only when set.
+        type: str
+  purge_ip_restrictions:
+    description:
+      - Remove the blocks that are not in O(ip_restrictions). Only used when O(ip_restrictions) is set.
+    type: bool
+    default: true
+  advanced_configuration:
+    description:
+      - Engine settings (C(pg_stat_statements.track), C(work_mem)...), as the API's string map. Values are
+        converted to strings (booleans to V(true)/V(false)).
+      - Only the keys given are compared and set; other keys are left as they are.
+    type: dict
+  deletion_protection:
+    description:
+      - While true, O(state=absent) fails instead of deleting the service.
+      - The OVH API has no such flag on database services, so this is a guard of the module; deleting a
+        service needs both O(state=absent) and O(deletion_protection=false) in the same task.
+    type: bool
+    default: true
+  fork_from:
+    description:
+      - Create the service as a fork of another service's backup (restore, disaster recovery), at a backup
+        (O(fork_from.backup_id)) or at a point in time (O(fork_from.point_in_time)).
+      - Only used when the service is created; an existing service is never forked again.
+      - O(plan), O(version), O(flavor), O(nodes) and O(region) are still needed (the API requires them), and
+        the fork gets its own description.
+    type: dict
+    suboptions:
+      cluster:
+        description:
+          - The service to fork, by ID or by description.
+        type: str
+        required: true
+        aliases: [service_id]
+      backup_id:
+        description:
+          - The ID of the backup to restore (see M(keikolatam.gitops.ovh_database_backup_info)).
+        type: str
+      point_in_time:
+        description:
+          - The date and time to restore to, ISO 8601 (C(2025-01-31T12:00:00Z)), within the source's
+            point-in-time recovery window.
+        type: str
+notes:
+  - Check mode returns the predicted service; diff mode shows it before and after.
+  - The engine-neutral route C(/database/service) is used to find the service, so that a service of
+    another engine with the same description is detected before anything is written.
+seealso:
+  - module: keikolatam.gitops.ovh_database_info
+  - module: keikolatam.gitops.ovh_database_backup_info
+  - module: keikolatam.gitops.ovh_database_user
+  - module: keikolatam.gitops.ovh_database_database
+  - module: keikolatam.gitops.ovh_private_network
+"""
+
+EXAMPLES = r"""
+- name: A PostgreSQL service on the private network, reachable from the cluster's nodes only
+  keikolatam.gitops.ovh_database:
+    service_name: "{{ ovh_project_id }}"
+    engine: postgresql
+    description: keiko-production
+    plan: business
+    flavor: db1-7
+    version: "17"
+    nodes: 2
+    region: GRA
+    network_id: "{{ network.openstack_ids.GRA7 }}"
+    subnet_id: "{{ subnet.subnet.id }}"
+    disk_size: 160
+    backup_time: "02:00"
+    maintenance_time: "04:00"
+    ip_restrictions:
+      - ip: 10.10.0.0/16
+        description: kube nodes
+    advanced_configuration:
+      pg_stat_statements.track: all
+  register: pg
+
+- name: Move to the production plan (one in-place update)
+  keikolatam.gitops.ovh_database:
+    service_name: "{{ ovh_project_id }}"
+    description: keiko-production
+    plan: production
+    nodes: 3
+
+- name: Restore last night's state into a new service
+  keikolatam.gitops.ovh_database:
+    service_name: "{{ ovh_project_id }}"
+    description: keiko-production-restore
+    plan: business
+    flavor: db1-7
+    version: "17"
+    nodes: 2
+    region: GRA
+    fork_from:
+      cluster: keiko-production
+      point_in_time: "2025-01-31T03:00:00Z"
+
+- name: Delete a service (both options are needed)
+  keikolatam.gitops.ovh_database:
+    service_name: "{{ ovh_project_id }}"
+    description: keiko-dev-old
+    state: absent
+    deletion_protection: false
+"""
+
+RETURN = r"""
+database:
+  description:
+    - The service, as the API returns it (C(cloud.project.database.Service)). In check mode, the predicted
+      service (without the fields only the API knows, such as C(id) on a create).
+    - With O(state=absent), the service as it was before its deletion.
+  returned: when the service exists, is created, or is deleted
+  type: dict
+  sample:
+    id: 1f6f2a1c-7c43-4f2f-9a55-0a4c3d2f5b10
+    description: keiko-production
+    engine: postgresql
+    plan: business
+    flavor: db1-7
+    version: "17"
+    nodeNumber: 2
+    region: GRA
+    status: READY
+    networkType: private
+    endpoints:
+      - component: postgresql
+        domain: postgresql-1f6f2a1c-o1a2b3c4d.database.cloud.ovh.net
+        port: 20184
+        ssl: true
+        sslMode: require
+advanced_configuration:
+  description: The service's advanced configuration after the task.
+  returned: when O(advanced_configuration) is set and O(state=present)
+  type: dict
+  sample: {"pg_stat_statements.track": "all"}
+actions:
+  description: What the task did (or, in check mode, would do), in words.
+  returned: changed
+  type: list
+  elements: str
+  sample: ["update service keiko-production: plan"]
+adopted:
+  description: True when the create answered an error but the service was created anyway, and was adopted.
+  returned: when a service was adopted
+  type: bool
+waited:
+  description: How long the task waited for the service, and the last status seen.
+  returned: when the task waited
+  type: dict
+  sample: {"seconds": 312.4, "status": "READY"}
+retries:
+  description: How many API requests were retried (429, 5xx, busy answers).
+  returned: always
+  type: int
+failure:
+  description: The API error that made the task fail (HTTP status, OVH error class, message, query ID).
+  returned: failed on an API error
+  type: dict
+"""
+
+import datetime
+import ipaddress
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._database import (
+    ENGINES,
+    find_services,
+    get_service,
+    is_uuid,
+)
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan, drop_none
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
+
+NODE_KEYS = ("flavor", "region", "role")
+NODE_ROLES = ("STANDARD", "ANALYTICS")
+
+
+def normalize_time(value):
+    """``2:00`` / ``02:00`` / ``02:00:00`` -> ``02:00:00`` (the API's ``time`` format); None when invalid."""
+    parts = str(value).strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        return None
+    h, m = int(parts[0]), int(parts[1])
+    s = int(parts[2]) if len(parts) == 3 else 0
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60):
+        return None
+    return "%02d:%02d:%02d" % (h, m, s)
+
+
+def normalize_block(value):
+    """An address or block -> the block in CIDR notation; None when invalid."""
+    try:
+        return str(ipaddress.ip_network(str(value).strip(), strict=False))
+    except ValueError:
+        return None
+
+
+def parse_datetime(value):
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if "T" in str(value) else None
+
+
+def restriction_key(entry):
+    return (normalize_block(entry["ip"]) or entry["ip"], entry["description"])
+
+
+def stringify(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class OvhDatabase(OvhModule):
+    resource_key = "database"
+    argument_spec = dict(
+        engine=dict(type="str", default="postgresql", choices=list(ENGINES)),
+        description=dict(type="str"),
+        id=dict(type="str"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        plan=dict(type="str"),
+        flavor=dict(type="str"),
+        version=dict(type="str"),
+        nodes=dict(type="raw"),
+        region=dict(type="str"),
+        network_id=dict(type="str"),
+        subnet_id=dict(type="str"),
+        disk_size=dict(type="int"),
+        backup_time=dict(type="str"),
+        backup_regions=dict(type="list", elements="str"),
+        maintenance_time=dict(type="str"),
+        ip_restrictions=dict(type="list", elements="dict", options=dict(
+            ip=dict(type="str", required=True),
+            description=dict(type="str"),
+        )),
+        purge_ip_restrictions=dict(type="bool", default=True),
+        advanced_configuration=dict(type="dict"),
+        deletion_protection=dict(type="bool", default=True),
+        fork_from=dict(type="dict", options=dict(
+            cluster=dict(type="str", required=True, aliases=["service_id"]),
+            backup_id=dict(type="str"),
+            point_in_time=dict(type="str"),
+        ), mutually_exclusive=[["backup_id", "point_in_time"]],
+            required_one_of=[["backup_id", "point_in_time"]]),
+    )
+    module_kwargs = dict(
+        required_one_of=[["description", "id"]],
+        required_by={"subnet_id": "network_id"},
+    )
+
+    # -- input -------------------------------------------------------------------------------
+
+    def validate(self):
+        p = self.params
+        self.node_count = None
+        self.node_list = None
+        nodes = p["nodes"]
+        if nodes is not None:
+            if isinstance(nodes, bool):
+                self.fail("nodes must be a number or a list of nodes, not a boolean.")
+            if isinstance(nodes, (int, str)) and str(nodes).strip().isdigit():
+                self.node_count = int(str(nodes).strip())
+                if self.node_count < 1:
+                    self.fail("nodes must be at least 1.")
+            elif isinstance(nodes, list) and nodes:
+                self.node_list = []
+                for i, node in enumerate(nodes):
+                    if not isinstance(node, dict):
+                        self.fail("nodes[%d] must be a dict with the keys %s." % (i, ", ".join(NODE_KEYS)))
+                    unknown = sorted(set(node) - set(NODE_KEYS))
+                    if unknown:
+                        self.fail("nodes[%d] has unknown keys %s (allowed: %s)."
+                                  % (i, ", ".join(unknown), ", ".join(NODE_KEYS)))
+                    if node.get("role") is not None and node["role"] not in NODE_ROLES:
+                        self.fail("nodes[%d].role must be one of %s." % (i, ", ".join(NODE_ROLES)))
+                    self.node_list.append(dict((k, node.get(k)) for k in NODE_KEYS))
+                self.node_count = len(self.node_list)
+            else:
+                self.fail("nodes must be a positive number or a non-empty list of nodes, got %r." % (nodes,))
+        for name in ("backup_time", "maintenance_time"):
+            if p[name] is not None:
+                norm = normalize_time(p[name])
+                if norm is None:
+                    self.fail("%s must be a time of day, HH:MM or HH:MM:SS, got %r." % (name, p[name]))
+                p[name] = norm
+        if p["ip_restrictions"] is not None:
+            for entry in p["ip_restrictions"]:
+                block = normalize_block(entry["ip"])
+                if block is None:
+                    self.fail("ip_restrictions: %r is not an IP address or block." % entry["ip"])
+                entry["ip"] = block
+        for name in ("id", "network_id", "subnet_id"):
+            if p[name] is not None and not is_uuid(p[name]):
+                hint = ""
+                if name == "network_id":
+                    hint = (" Use the OpenStack ID of the network in the region (openstack_ids of "
+                            "keikolatam.gitops.ovh_private_network), not its pn-... ID.")
+                self.fail("%s must be a UUID, got %r.%s" % (name, p[name], hint))
+        if p["disk_size"] is not None and p["disk_size"] < 1:
+            self.fail("disk_size must be a positive number of GB.")
+        if p["advanced_configuration"] is not None:
+            p["advanced_configuration"] = dict(
+                (str(k), stringify(v)) for k, v in p["advanced_configuration"].items())
+        fork = p["fork_from"]
+        if fork is not None:
+            if fork.get("backup_id") is not None and not is_uuid(fork["backup_id"]):
+                self.fail("fork_from.backup_id must be a UUID, got %r." % fork["backup_id"])
+            if fork.get("point_in_time") is not None and parse_datetime(fork["point_in_time"]) is None:
+                self.fail("fork_from.point_in_time must be an ISO 8601 date and time (2025-01-31T12:00:00Z), "
+                          "got %r." % fork["point_in_time"])
+        if p["state"] == "absent" and p["fork_from"] is not None:
+            self.fail("fork_from is only used with state=present.")
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    @property
+    def engine_path(self):
+        return "%s/database/%s" % (self.project_path, self.params["engine"])
+
+    def service_path(self, service_id):
+        return "%s/%s" % (self.engine_path, service_id)
+
+    def find(self, include_going_away=False):
+        """The service named by the options (any engine), or None."""
+        p = self.params
+        if p["id"]:
+            svc = get_service(self.client, self.project_path, p["id"])
+            if svc is not None and svc.get("status") == "DELETING" and not include_going_away:
+                return None
+            return svc
+        found = find_services(self.client, self.project_path, description=p["description"],
+                              include_going_away=include_going_away)
+        if len(found) > 1:
+            self.fail("%d database services have the description %r (%s); set id to choose one."
+                      % (len(found), p["description"], ", ".join(sorted(s["id"] for s in found))))
+        return found[0] if found else None
+
+    def fetcher(self, service_id):
+        return lambda: self.client.get_or_none(self.service_path(service_id))
+
+    def what(self, svc=None):
+        return (svc or {}).get("description") or self.params["description"] or self.params["id"]
+
+    # -- present -----------------------------------------------------------------------------
+
+    def check_unchangeable(self, current):
+        p = self.params
+        name = self.what(current)
+        if current.get("engine") != p["engine"]:
+            self.fail("The engine of database service %s cannot be updated: it is %s, the task asks for %s. "
+                      "Nothing was changed. Create a new service (another description) and move the data; "
+                      "this module never deletes a service implicitly." % (name, current.get("engine"), p["engine"]))
+        regions = set()
+        if p["region"]:
+            regions.add(p["region"])
+        for node in self.node_list or []:
+            if node.get("region"):
+                regions.add(node["region"])
+        for region in regions:
+            if current.get("region") and region != current.get("region"):
+                self.fail("The region of database service %s cannot be updated: it is %s, the task asks for %s. "
+                          "Nothing was changed; fork it into a new service in the new region instead."
+                          % (name, current.get("region"), region))
+        for opt, field in (("network_id", "networkId"), ("subnet_id", "subnetId")):
+            if p[opt] is not None and p[opt] != current.get(field):
+                self.fail("The %s of database service %s cannot be updated (it is %s). Nothing was changed."
+                          % (opt, name, current.get(field)))
+
+    def desired_ip_restrictions(self, current):
+        p = self.params
+        if p["ip_restrictions"] is None:
+            return None
+        have = [dict(ip=r.get("ip"), description=r.get("description") or "")
+                for r in (current or {}).get("ipRestrictions") or []]
+        have_by_ip = dict((normalize_block(r["ip"]) or r["ip"], r) for r in have)
+        want = []
+        seen = set()
+        for entry in p["ip_restrictions"]:
+            if entry["ip"] in seen:
+                continue
+            seen.add(entry["ip"])
+            desc = entry.get("description")
+            if desc is None:
+                desc = have_by_ip.get(entry["ip"], {}).get("description", "")
+            want.append(dict(ip=entry["ip"], description=desc))
+        if not p["purge_ip_restrictions"]:
+            for ip, r in have_by_ip.items():
+                if ip not in seen:
+                    want.append(dict(ip=ip, description=r["description"]))
+        if current is not None and sorted(map(restriction_key, want)) == sorted(map(restriction_key, have)):
+            return None
+        return want
+
+    def update_body(self, current):
+        """The PUT body: only what differs (the fields the user set)."""
+        p = self.params
+        body = {}
+        if p["id"] and p["description"] is not None and p["description"] != current.get("description"):
+            body["description"] = p["description"]
+        for opt, field in (("plan", "plan"), ("flavor", "flavor"), ("version", "version"),
+                           ("maintenance_time", "maintenanceTime")):
+            if p[opt] is not None and str(p[opt]) != str(current.get(field)):
+                body[field] = p[opt]
+        if self.node_list and p["flavor"] is None:
+            flavors = set(n["flavor"] for n in self.node_list if n.get("flavor"))
+            if len(flavors) > 1:
+                self.fail("All nodes of a service have the same flavor; nodes names %s." % ", ".join(sorted(flavors)))
+            if flavors and flavors != set([current.get("flavor")]):
+                body["flavor"] = flavors.pop()
+        if self.node_count is not None and self.node_count != current.get("nodeNumber"):
+            body["nodeNumber"] = self.node_count
+        if p["disk_size"] is not None and p["disk_size"] != ((current.get("disk") or {}).get("size")):
+            body["disk"] = dict(size=p["disk_size"])
+        backups = current.get("backups") or {}
+        want_backups = {}
+        if p["backup_time"] is not None and p["backup_time"] != backups.get("time"):
+            want_backups["time"] = p["backup_time"]
+        if p["backup_regions"] is not None and sorted(p["backup_regions"]) != sorted(backups.get("regions") or []):
+            want_backups["regions"] = p["backup_regions"]
+        if want_backups:
+            merged = dict(time=backups.get("time"), regions=backups.get("regions"))
+            merged.update(want_backups)
+            body["backups"] = drop_none(merged)
+        ips = self.desired_ip_restrictions(current)
+        if ips is not None:
+            body["ipRestrictions"] = ips
+        return body
+
+    def creation_body(self):
+        p = self.params
+        missing = [o for o in ("plan", "version", "region", "nodes") if p[o] in (None, "")]
+        if not p["flavor"] and not (self.node_list and all(n.get("flavor") for n in self.node_list)):
+            missing.append("flavor")
+        if not p["description"]:
+            missing.append("description")
+        if missing:
+            self.fail("To create database service %s, set %s." % (self.what(), ", ".join(missing)))
+        body = dict(description=p["description"], plan=p["plan"], version=p["version"])
+        if self.node_list:
+            body["nodesList"] = [drop_none(dict(flavor=n.get("flavor") or p["flavor"],
+                                                region=n.get("region") or p["region"], role=n.get("role")))
+                                 for n in self.node_list]
+        else:
+            body["nodesPattern"] = dict(flavor=p["flavor"], number=self.node_count, region=p["region"])
+        if p["disk_size"] is not None:
+            body["disk"] = dict(size=p["disk_size"])
+        if p["network_id"]:
+            body["networkId"] = p["network_id"]
+            body["subnetId"] = p["subnet_id"]
+        if p["maintenance_time"]:
+            body["maintenanceTime"] = p["maintenance_time"]
+        if p["backup_time"] is not None or p["backup_regions"] is not None:
+            body["backups"] = drop_none(dict(time=p["backup_time"], regions=p["backup_regions"]))
+        ips = self.desired_ip_restrictions(None)
+        if ips is not None:
+            body["ipRestrictions"] = ips
+        fork = p["fork_from"]
+        if fork is not None:
+            source = self.resolve_fork_source(fork["cluster"])
+            body["forkFrom"] = drop_none(dict(serviceId=source["id"], backupId=fork.get("backup_id"),
+                                              pointInTime=fork.get("point_in_time")))
+        return body
+
+    def resolve_fork_source(self, ref):
+        svc = get_service(self.client, self.project_path, ref) if is_uuid(ref) else None
+        if svc is None:
+            found = find_services(self.client, self.project_path, description=ref, engine=self.params["engine"])
+            if len(found) > 1:
+                self.fail("fork_from: %d services have the description %r; use the ID." % (len(found), ref))
+            svc = found[0] if found else None
+        if svc is None:
+            self.fail("fork_from: no database service with the ID or description %r." % ref)
+        if svc.get("engine") != self.params["engine"]:
+            self.fail("fork_from: service %r is a %s service; a fork keeps the engine (%s)."
+                      % (ref, svc.get("engine"), self.params["engine"]))
+        return svc
+
+    def predicted(self, body):
+        p = self.params
+        out = dict(
+            description=body["description"], engine=p["engine"], plan=body["plan"], version=body["version"],
+            flavor=p["flavor"] or body.get("nodesList", [{}])[0].get("flavor"),
+            nodeNumber=self.node_count, region=p["region"], status="CREATING",
+            networkType="private" if p["network_id"] else "public",
+            networkId=p["network_id"], subnetId=p["subnet_id"],
+            ipRestrictions=[dict(r, status="CREATING") for r in body.get("ipRestrictions", [])],
+        )
+        for key in ("disk", "maintenanceTime", "backups"):
+            if key in body:
+                out[key] = body[key]
+        return out
+
+    def present(self, current):
+        p = self.params
+        if current is None:
+            if p["id"]:
+                self.fail("No database service with the ID %s; to create one, set description instead of id."
+                          % p["id"])
+            self.create()
+        else:
+            self.check_unchangeable(current)
+            self.update(current)
+
+    def create(self):
+        p = self.params
+        body = self.creation_body()
+        engine = p["engine"]
+        state = {}
+        plan = Plan(None)
+        adv = p["advanced_configuration"]
+
+        def find():
+            found = find_services(self.client, self.project_path, description=p["description"], engine=engine)
+            return found[0] if found else None
+
+        def do_create():
+            state["svc"] = self.create_or_adopt(self.engine_path, body, find, "database service %s" % p["description"])
+
+        summary = "create %s service %s" % (engine, p["description"])
+        if p["fork_from"]:
+            summary += " forked from %s" % body["forkFrom"]["serviceId"]
+        plan.add(summary, do_create, after=dict(database=self.predicted(body)))
+        if adv:
+            # The service must be ready before its configuration can change: this waits even with wait=false.
+            plan.add("set the advanced configuration of %s: %s" % (p["description"], ", ".join(sorted(adv))),
+                     lambda: self.apply_advanced_configuration(state["svc"], {}, adv),
+                     patch=dict(advanced_configuration=adv))
+        if not self.execute(plan):
+            self.result["database"] = self.redact(plan.after["database"])
+            if adv:
+                self.result["advanced_configuration"] = dict(adv)
+            return
+        svc = state["svc"]
+        if p["wait"]:
+            svc = self.wait_for("until_ready", self.fetcher(svc["id"]), DATABASE, p["description"])
+        elif adv:
+            svc = self.client.get(self.service_path(svc["id"]))
+        self.result["database"] = svc
+        if adv:
+            self.result["advanced_configuration"] = self.client.get(
+                "%s/advancedConfiguration" % self.service_path(svc["id"])) or {}
+
+    def update(self, current):
+        p = self.params
+        name = self.what(current)
+        body = self.update_body(current)
+        adv_before = adv_change = None
+        if p["advanced_configuration"] is not None:
+            adv_before = self.client.get("%s/advancedConfiguration" % self.service_path(current["id"])) or {}
+            adv_change = dict((k, v) for k, v in p["advanced_configuration"].items() if adv_before.get(k) != v)
+        before = dict(database=current)
+        if adv_before is not None:
+            before["advanced_configuration"] = adv_before
+        plan = Plan(before)
+        path = self.service_path(current["id"])
+        if body:
+            patch = dict(body)
+            if "ipRestrictions" in patch:
+                old = dict((r.get("ip"), r.get("status")) for r in current.get("ipRestrictions") or [])
+                patch["ipRestrictions"] = [dict(r, status=old.get(r["ip"], "CREATING")) for r in body["ipRestrictions"]]
+            plan.add("update service %s: %s" % (name, ", ".join(sorted(body))),
+                     lambda: self.put_service(current, body), patch=dict(database=patch))
+        if adv_change:
+            plan.add("set advanced configuration of %s: %s" % (name, ", ".join(sorted(adv_change))),
+                     lambda: self.apply_advanced_configuration(current, adv_before, adv_change),
+                     patch=dict(advanced_configuration=adv_change))
+        if not self.execute(plan):
+            self.result["database"] = self.redact(plan.after["database"])
+            if adv_before is not None:
+                self.result["advanced_configuration"] = plan.after["advanced_configuration"]
+            return
+        if p["wait"]:
+            svc = self.wait_for("until_ready", self.fetcher(current["id"]), DATABASE, name)
+        else:
+            svc = self.client.get(path)
+        self.result["database"] = svc
+        if adv_before is not None:
+            self.result["advanced_configuration"] = self.client.get("%s/advancedConfiguration" % path) or {}
+
+    def put_service(self, current, body):
+        self.wait_for("until_stable", self.fetcher(current["id"]), DATABASE, self.what(current))
+        self.client.put(self.service_path(current["id"]), body)
+
+    def apply_advanced_configuration(self, svc, before, change):
+        self.wait_for("until_stable", self.fetcher(svc["id"]), DATABASE, self.what(svc))
+        merged = dict(before or {})
+        merged.update(change)
+        self.client.put("%s/advancedConfiguration" % self.service_path(svc["id"]), merged)
+
+    # -- absent ------------------------------------------------------------------------------
+
+    def absent(self, current):
+        p = self.params
+        if current is None:
+            going = self.find(include_going_away=True)
+            if going is not None and p["wait"] and not self.module.check_mode:
+                self.wait_for("until_gone", self.fetcher(going["id"]), DATABASE, self.what(going))
+            return
+        name = self.what(current)
+        if current.get("engine") != p["engine"]:
+            self.fail("Database service %s is a %s service, not %s; nothing was deleted."
+                      % (name, current.get("engine"), p["engine"]))
+        self.result["database"] = current
+        if p["deletion_protection"]:
+            self.fail("Database service %s (%s) is protected: deletion_protection is true. Set "
+                      "deletion_protection: false in this task to delete it; nothing was deleted." % (name, current["id"]))
+        plan = Plan(current)
+
+        def do_delete():
+            self.wait_for("until_stable", self.fetcher(current["id"]), DATABASE, name)
+            self.client.delete(self.service_path(current["id"]))
+
+        plan.delete("delete %s service %s (%s)" % (current.get("engine"), name, current["id"]), do_delete)
+        if self.execute(plan) and p["wait"]:
+            self.wait_for("until_gone", self.fetcher(current["id"]), DATABASE, name)
+
+    def run(self):
+        current = self.find()
+        if self.params["state"] == "absent":
+            self.absent(current)
+        else:
+            self.present(current)
+
+
+def main():
+    OvhDatabase().main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovh_private_network
+short_description: Manage an OVHcloud Public Cloud private network (vRack)
+version_added: 0.1.0
+description:
+  - Create, rename, extend to more regions, or delete a private network of a Public Cloud project.
+  - The network is identified by O(name), or by O(id) (which allows renaming it).
+  - Regions are added in place; a region cannot be removed and the VLAN ID cannot change (the task fails
+    before anything is written).
+  - Returns, per region, the OpenStack ID of the network, which is the value that
+    M(keikolatam.gitops.ovh_kube_cluster) (private network) and M(keikolatam.gitops.ovh_database)
+    (O(keikolatam.gitops.ovh_database#module:network_id)) take.
+author:
+  - Keiko Latam platform team
+extends_documentation_fragment:
+  - keikolatam.gitops.ovh
+  - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.wait
+options:
+  name:
+    description:
+      - The network name. Required unless O(id) is set. With O(id), a different value renames the network.
+    type: str
+  id:
+    description:
+      - The ID of an existing network (C(pn-<vrack>_<vlan>)).
+    type: str
+  regions:
+    description:
+      - The OpenStack regions the network exists in (V(GRA7), V(GRA9), V(SBG5)...). Missing regions are
+        added; a region cannot be removed.
+      - Unset at creation means every region of the project (the API's default).
+    type: list
+    elements: str
+  vlan_id:
+    description:
+      - The VLAN ID (0 to 4000; 0 means no VLAN). Unset at creation lets the API choose one. Cannot change.
+    type: int
+  state:
+    description:
+      - Whether the network exists. A network used by a Kubernetes cluster or a database cannot be deleted
+        (the API refuses).
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: keikolatam.gitops.ovh_private_network_subnet
+  - module: keikolatam.gitops.ovh_kube_cluster
+  - module: keikolatam.gitops.ovh_database
+"""
+
+EXAMPLES = r"""
+- name: The private network of the production environment
+  keikolatam.gitops.ovh_private_network:
+    service_name: "{{ ovh_project_id }}"
+    name: keiko-production
+    regions: [GRA7]
+    vlan_id: 42
+  register: network
+
+- name: Its subnet
+  keikolatam.gitops.ovh_private_network_subnet:
+    service_name: "{{ ovh_project_id }}"
+    network: "{{ network.network.id }}"
+    region: GRA7
+    cidr: 10.42.0.0/16
+  register: subnet
+
+- name: A database on it
+  keikolatam.gitops.ovh_database:
+    service_name: "{{ ovh_project_id }}"
+    description: keiko-production
+    plan: business
+    flavor: db1-7
+    version: "17"
+    nodes: 2
+    region: GRA
+    network_id: "{{ network.openstack_ids.GRA7 }}"
+    subnet_id: "{{ subnet.subnet.id }}"
+"""
+
+RETURN = r"""
+network:
+  description:
+    - The network, as the API returns it (C(cloud.network.Network)). In check mode, the predicted network.
+      With O(state=absent), the network as it was before its deletion.
+  returned: when the network exists, is created, or is deleted
+  type: dict
+  sample:
+    id: pn-1083678_42
+    name: keiko-production
+    vlanId: 42
+    status: ACTIVE
+    type: private
+    regions:
+      - region: GRA7
+        status: ACTIVE
+        openstackId: 8c5b5e1f-0e3a-4c1d-9b7a-6f2e1d0c9b8a
+openstack_ids:
+  description: The OpenStack ID of the network in each of its regions (unknown ones are null in check mode).
+  returned: when O(state=present)
+  type: dict
+  sample: {"GRA7": "8c5b5e1f-0e3a-4c1d-9b7a-6f2e1d0c9b8a"}
+actions:
+  description: What the task did (or, in check mode, would do), in words.
+  returned: changed
+  type: list
+  elements: str
+adopted:
+  description: True when the create answered an error but the network was created anyway, and was adopted.
+  returned: when a network was adopted
+  type: bool
+waited:
+  description: How long the task waited, and the last status seen.
+  returned: when the task waited
+  type: dict
+retries:
+  description: How many API requests were retried.
+  returned: always
+  type: int
+failure:
+  description: The API error that made the task fail.
+  returned: failed on an API error
+  type: dict
+"""
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import PRIVATE_NETWORK
+
+
+def all_active(net):
+    return net is not None and net.get("status") == "ACTIVE" and all(
+        r.get("status") == "ACTIVE" for r in net.get("regions") or [])
+
+
+def describe(net):
+    if net is None:
+        return None
+    regions = ", ".join("%s %s" % (r.get("region"), r.get("status")) for r in net.get("regions") or [])
+    return "%s (%s)" % (net.get("status"), regions)
+
+
+def openstack_ids(net):
+    return dict((r.get("region"), r.get("openstackId")) for r in (net or {}).get("regions") or [])
+
+
+class OvhPrivateNetwork(OvhModule):
+    resource_key = "network"
+    argument_spec = dict(
+        name=dict(type="str"),
+        id=dict(type="str"),
+        regions=dict(type="list", elements="str"),
+        vlan_id=dict(type="int"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module_kwargs = dict(required_one_of=[["name", "id"]])
+
+    def validate(self):
+        vlan = self.params["vlan_id"]
+        if vlan is not None and not 0 <= vlan <= 4000:
+            self.fail("vlan_id must be between 0 and 4000, got %d." % vlan)
+
+    @property
+    def base(self):
+        return "%s/network/private" % self.project_path
+
+    def find(self):
+        p = self.params
+        if p["id"]:
+            return self.client.get_or_none("%s/%s" % (self.base, p["id"]))
+        found = [n for n in self.client.get(self.base) or []
+                 if n.get("name") == p["name"] and n.get("status") != "DELETING"]
+        if len(found) > 1:
+            self.fail("%d private networks are named %r (%s); set id to choose one."
+                      % (len(found), p["name"], ", ".join(sorted(n["id"] for n in found))))
+        return found[0] if found else None
+
+    def fetcher(self, nid):
+        return lambda: self.client.get_or_none("%s/%s" % (self.base, nid))
+
+    def wait_active(self, nid, what):
+        obj = self.waiter.until(self.fetcher(nid), all_active, what, describe=describe)
+        self._record_wait()
+        return obj
+
+    def present(self, current):
+        p = self.params
+        if current is None:
+            if p["id"]:
+                self.fail("No private network with the ID %s; to create one, set name instead of id." % p["id"])
+            body = dict(name=p["name"])
+            if p["regions"] is not None:
+                body["regions"] = list(dict.fromkeys(p["regions"]))
+            if p["vlan_id"] is not None:
+                body["vlanId"] = p["vlan_id"]
+            plan = Plan(None)
+            state = {}
+
+            def do_create():
+                state["net"] = self.create_or_adopt(self.base, body, self.find, "private network %s" % p["name"])
+
+            plan.add("create private network %s" % p["name"], do_create, after=dict(
+                name=p["name"], vlanId=p["vlan_id"], status="BUILDING", type="private",
+                regions=[dict(region=r, status="BUILDING", openstackId=None) for r in body.get("regions", [])]))
+            if not self.execute(plan):
+                self.result.update(network=plan.after, openstack_ids=openstack_ids(plan.after))
+                return
+            net = state["net"]
+            if p["wait"]:
+                net = self.wait_active(net["id"], p["name"])
+            self.result.update(network=net, openstack_ids=openstack_ids(net))
+            return
+
+        name = current.get("name")
+        nid = current["id"]
+        if p["vlan_id"] is not None and p["vlan_id"] != current.get("vlanId"):
+            self.fail("The VLAN ID of private network %s cannot be updated (it is %s). Nothing was changed."
+                      % (name, current.get("vlanId")))
+        have = [r.get("region") for r in current.get("regions") or []]
+        if p["regions"] is not None:
+            extra = sorted(set(have) - set(p["regions"]))
+            if extra:
+                self.fail("Private network %s cannot leave regions %s (the API cannot remove a region); delete "
+                          "the network and create it again. Nothing was changed." % (name, ", ".join(extra)))
+        plan = Plan(current)
+        if p["id"] and p["name"] and p["name"] != name:
+            plan.add("rename private network %s to %s" % (name, p["name"]),
+                     lambda: self.client.put("%s/%s" % (self.base, nid), dict(name=p["name"])),
+                     patch=dict(name=p["name"]))
+        for region in [r for r in dict.fromkeys(p["regions"] or []) if r not in have]:
+            def do_add(region=region):
+                try:
+                    self.client.post("%s/%s/region" % (self.base, nid), dict(region=region))
+                except OvhAmbiguousWrite:
+                    # Never resent: the region may have been added anyway.
+                    net = self.client.get("%s/%s" % (self.base, nid))
+                    if region not in openstack_ids(net):
+                        raise
+            plan.add("add region %s to private network %s" % (region, name), do_add,
+                     patch=dict(regions=(plan.after.get("regions") or []) + [
+                         dict(region=region, status="BUILDING", openstackId=None)]))
+        if not self.execute(plan):
+            self.result.update(network=plan.after, openstack_ids=openstack_ids(plan.after))
+            return
+        net = self.wait_active(nid, p["name"] or name) if p["wait"] else self.client.get("%s/%s" % (self.base, nid))
+        self.result.update(network=net, openstack_ids=openstack_ids(net))
+
+    def absent(self, current):
+        if current is None:
+            return
+        name = current.get("name")
+        self.result["network"] = current
+        plan = Plan(current)
+
+        def do_delete():
+            self.wait_for("until_stable", self.fetcher(current["id"]), PRIVATE_NETWORK, name)
+            self.client.delete("%s/%s" % (self.base, current["id"]))
+
+        plan.delete("delete private network %s (%s)" % (name, current["id"]), do_delete)
+        if self.execute(plan) and self.params["wait"]:
+            self.wait_for("until_gone", self.fetcher(current["id"]), PRIVATE_NETWORK, name)
+
+    def run(self):
+        current = self.find()
+        if self.params["state"] == "absent":
+            self.absent(current)
+        else:
+            self.present(current)
+
+
+def main():
+    OvhPrivateNetwork().main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keikolatam.gitops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ovh_s3_credentials
+short_description: Make sure a Public Cloud user has an S3 key pair
+version_added: 0.1.0
+description:
+  - O(state=present) means "this user has an S3 key pair". When the user has one (or the one named by
+    O(access)), nothing changes; otherwise one is created. Running it twice leaves one key pair.
+  - The secret is returned when the key pair is created, and with O(fetch_secret=true) (a C(POST) that
+    reads the secret of an existing key pair). A task result that carries a secret is hidden from the output
+    (as with C(no_log)), but C(register) still receives it.
+  - O(state=absent) deletes the key pair named by O(access), or every key pair of the user without it.
+author:
+  - Keiko Latam platform team
+extends_documentation_fragment:
+  - keikolatam.gitops.ovh
+  - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.wait
+options:
+  user:
+    description:
+      - The Public Cloud user, by numeric ID or by description (see M(keikolatam.gitops.ovh_cloud_user)).
+    type: str
+    required: true
+    aliases: [user_id]
+  access:
+    description:
+      - A specific access key. With O(state=present) it must exist (the API chooses the access key of a new
+        pair); with O(state=absent) only this pair is deleted.
+    type: str
+  fetch_secret:
+    description:
+      - Also return the secret of an existing key pair.
+    type: bool
+    default: false
+  state:
+    description:
+      - Whether the user has a key pair.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - O(wait) applies to the user; a key pair is only created once the user is ready.
+seealso:
+  - module: keikolatam.gitops.ovh_cloud_user
+  - module: keikolatam.gitops.ovh_s3_bucket
+"""
+
+EXAMPLES = r"""
+- name: The key pair of the backup user
+  keikolatam.gitops.ovh_s3_credentials:
+    service_name: "{{ ovh_project_id }}"
+    user: keiko-production-backups
+    fetch_secret: true
+  register: s3
+
+- name: Into the cluster, for the backup CronJob
+  kubernetes.core.k8s:
+    state: present
+    definition:
+      apiVersion: v1
+      kind: Secret
+      metadata:
+        name: backup-s3
+        namespace: keiko
+      stringData:
+        AWS_ACCESS_KEY_ID: "{{ s3.credentials.access }}"
+        AWS_SECRET_ACCESS_KEY: "{{ s3.credentials.secret }}"
+  no_log: true
+"""
+
+RETURN = r"""
+credentials:
+  description:
+    - The key pair (C(cloud.user.S3Credentials)); with C(secret) when it was created by this task or
+      O(fetch_secret=true).
+    - With O(state=absent), the last key pair deleted.
+  returned: when a key pair exists, is created, or is deleted
+  type: dict
+  sample: {"access": "5a4d8b9c0e1f2a3b4c5d6e7f8a9b0c1d", "tenantId": "47a6f352a88b5ef67ad9c9ac819c3d51",
+           "userId": "0a1b2c3d4e5f60718293a4b5c6d7e8f9"}
+user_id:
+  description: The numeric ID of the user.
+  returned: always
+  type: int
+actions:
+  description: What the task did (or, in check mode, would do), in words.
+  returned: changed
+  type: list
+  elements: str
+adopted:
+  description: True when the create answered an error but the key pair was created anyway, and was adopted.
+  returned: when a key pair was adopted
+  type: bool
+waited:
+  description: How long the task waited for the user, and its last status.
+  returned: when the task waited
+  type: dict
+retries:
+  description: How many API requests were retried.
+  returned: always
+  type: int
+failure:
+  description: The API error that made the task fail.
+  returned: failed on an API error
+  type: dict
+"""
+
+import time
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import CLOUD_USER
+
+
+class OvhS3Credentials(OvhModule):
+    resource_key = "credentials"
+    argument_spec = dict(
+        user=dict(type="str", required=True, aliases=["user_id"]),
+        access=dict(type="str", no_log=False),
+        fetch_secret=dict(type="bool", default=False, no_log=False),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+
+    def resolve_user(self):
+        ref = self.params["user"]
+        users = [u for u in self.client.get("%s/user" % self.project_path) or []
+                 if u.get("status") not in ("deleted", "deleting")]
+        found = [u for u in users if str(u.get("id")) == ref] or [u for u in users if u.get("description") == ref]
+        if len(found) > 1:
+            self.fail("%d users have the description %r; use the ID." % (len(found), ref))
+        if not found:
+            self.fail("No Public Cloud user with the ID or description %r in project %s."
+                      % (ref, self.params["service_name"]))
+        return found[0]
+
+    def adopt(self, base):
+        deadline = time.monotonic() + 30.0
+        while True:
+            pairs = sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
+            if pairs:
+                pair = dict(pairs[0])
+                pair["secret"] = (self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True)
+                                  or {}).get("secret")
+                self.result["adopted"] = True
+                self.module.warn("The create of the S3 key pair answered an error but the pair was created; it has "
+                                 "been adopted.")
+                return pair
+            if time.monotonic() >= deadline:
+                self.fail("The create of the S3 key pair answered an error and no pair exists; run the task again.")
+            time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+
+    def run(self):
+        p = self.params
+        user = self.resolve_user()
+        uid = user["id"]
+        self.result["user_id"] = uid
+        base = "%s/user/%s/s3Credentials" % (self.project_path, uid)
+        pairs = sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
+        if p["access"] is not None:
+            pairs = [c for c in pairs if c.get("access") == p["access"]]
+        if p["state"] == "absent":
+            if not pairs:
+                return
+            plan = Plan(dict(credentials=pairs))
+            for pair in pairs:
+                plan.add("delete S3 key pair %s of user %s" % (pair["access"], user.get("description")),
+                         lambda pair=pair: self.client.delete("%s/%s" % (base, pair["access"])))
+            plan.after = dict(credentials=[])
+            self.result["credentials"] = pairs[-1]
+            self.execute(plan)
+            return
+        if pairs:
+            pair = dict(pairs[0])
+            if p["fetch_secret"]:
+                answer = self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True) or {}
+                pair["secret"] = answer.get("secret")
+            self.result["credentials"] = pair
+            return
+        if p["access"] is not None:
+            self.fail("User %s has no S3 key pair %s; the API chooses the access key of a new pair, so leave "
+                      "access unset to create one." % (user.get("description"), p["access"]))
+        plan = Plan(None)
+        state = {}
+
+        def do_create():
+            if user.get("status") != "ok" and p["wait"]:
+                self.wait_for("until_ready", lambda: self.client.get_or_none("%s/user/%s" % (self.project_path, uid)),
+                              CLOUD_USER, user.get("description") or str(uid))
+            try:
+                state["pair"] = self.client.post(base)
+            except OvhAmbiguousWrite:
+                # Never resent: a pair that appeared is the one this POST created; read its secret.
+                state["pair"] = self.adopt(base)
+
+        plan.add("create an S3 key pair for user %s" % (user.get("description") or uid), do_create,
+                 after=dict(userId=user.get("openstackId"), tenantId=p["service_name"]))
+        self.result["credentials"] = state["pair"] if self.execute(plan) else plan.after
+
+
+def main():
+    OvhS3Credentials().main()
+
+
+if __name__ == "__main__":
+    main()
