@@ -85,18 +85,19 @@ def test_500_but_created(ovh_emulator):
     c.put(_base(ovh_emulator) + f"/kube/{clusters[0]}", name="renamed")
 
 
-@pytest.mark.ovh_emulator(latency_ms=300)
+@pytest.mark.ovh_emulator(latency_ms=1500)
 def test_latency(ovh_emulator):
     t0 = time.monotonic()
     assert signed(ovh_emulator, "GET", _base(ovh_emulator) + "/region").status_code == 200
-    assert time.monotonic() - t0 >= 0.3
+    assert time.monotonic() - t0 >= 1.5
+    assert ovh_emulator.requests()[-1]["latency_ms"] == 1500
     t0 = time.monotonic()
     requests.get(ovh_emulator.endpoint + "/auth/time", timeout=10)
-    assert time.monotonic() - t0 < 0.3
+    assert time.monotonic() - t0 < 1.5  # /auth is never slowed down
     ovh_emulator.set_faults(latency_ms=0)
     t0 = time.monotonic()
     signed(ovh_emulator, "GET", _base(ovh_emulator) + "/region")
-    assert time.monotonic() - t0 < 0.3
+    assert time.monotonic() - t0 < 1.5
 
 
 def test_faults_from_environment(ovh_emulator_factory):

@@ -26,7 +26,24 @@ def _status(client, path):
     return client.get(path)["status"]
 
 
-@pytest.mark.ovh_emulator(transition_seconds=0.6)
+def test_statuses_move_with_real_time(ovh_emulator):
+    """INSTALLING -> READY with the clock alone (transition 0.2 s)."""
+    c = ovh_emulator.ovh_client()
+    kube = _create(ovh_emulator, c)
+    kpath = _base(ovh_emulator) + f"/kube/{kube['id']}"
+    assert kube["status"] == "INSTALLING"
+    wait_for(lambda: _status(c, kpath) == "READY", timeout=10)
+    wait_for(lambda: c.get(kpath + "/nodepool")[0]["availableNodes"] == 2, timeout=10)
+
+
+SLOW = 60  # transitions that cannot end by themselves during a test; emu.advance() ends them
+
+
+def settle(emu):
+    emu.advance(SLOW + 1)
+
+
+@pytest.mark.ovh_emulator(transition_seconds=SLOW)
 def test_cluster_and_pool_statuses_move_with_time(ovh_emulator):
     c = ovh_emulator.ovh_client()
     kube = _create(ovh_emulator, c)
@@ -36,7 +53,8 @@ def test_cluster_and_pool_statuses_move_with_time(ovh_emulator):
     assert (pool["status"], pool["currentNodes"], pool["availableNodes"], pool["sizeStatus"]) == \
         ("INSTALLING", 0, 0, "UNDER_CAPACITY")
     assert [n["status"] for n in c.get(kpath + "/node")] == ["INSTALLING", "INSTALLING"]
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     pool = c.get(kpath + f"/nodepool/{pool['id']}")
     assert (pool["status"], pool["currentNodes"], pool["availableNodes"], pool["sizeStatus"]) == \
         ("READY", 2, 2, "CAPACITY_OK")
@@ -53,7 +71,8 @@ def test_cluster_and_pool_statuses_move_with_time(ovh_emulator):
     with pytest.raises(BadParametersError) as exc:
         c.put(kpath + f"/nodepool/{pool['id']}", desiredNodes=1)
     assert "NodePool status is UPSCALING" in str(exc.value)
-    wait_for(lambda: _status(c, kpath + f"/nodepool/{pool['id']}") == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath + f"/nodepool/{pool['id']}") == "READY"
     assert c.get(kpath + f"/nodepool/{pool['id']}")["availableNodes"] == 4
 
     # scale down, naming the node to remove
@@ -61,23 +80,26 @@ def test_cluster_and_pool_statuses_move_with_time(ovh_emulator):
     c.put(kpath + f"/nodepool/{pool['id']}", desiredNodes=3, nodesToRemove=[victim["id"]])
     p = c.get(kpath + f"/nodepool/{pool['id']}")
     assert p["status"] == "DOWNSCALING" and p["availableNodes"] == 3
-    wait_for(lambda: _status(c, kpath + f"/nodepool/{pool['id']}") == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath + f"/nodepool/{pool['id']}") == "READY"
     ids = [n["id"] for n in c.get(kpath + f"/nodepool/{pool['id']}/nodes")]
     assert len(ids) == 3 and victim["id"] not in ids
 
     # delete: DELETING, then gone
     c.delete(kpath + f"/nodepool/{pool['id']}")
     assert _status(c, kpath + f"/nodepool/{pool['id']}") == "DELETING"
-    wait_for(lambda: c.get(kpath + "/nodepool") == [], timeout=5)
+    settle(ovh_emulator)
+    assert c.get(kpath + "/nodepool") == []
     with pytest.raises(ResourceNotFoundError):
         c.get(kpath + f"/nodepool/{pool['id']}")
 
     c.delete(kpath)
     assert _status(c, kpath) == "DELETING"
-    wait_for(lambda: c.get(_base(ovh_emulator) + "/kube") == [], timeout=5)
+    settle(ovh_emulator)
+    assert c.get(_base(ovh_emulator) + "/kube") == []
 
 
-@pytest.mark.ovh_emulator(transition_seconds=0.3)
+@pytest.mark.ovh_emulator(transition_seconds=SLOW)
 def test_pool_rules(ovh_emulator):
     c = ovh_emulator.ovh_client()
     kube = c.post(_base(ovh_emulator) + "/kube", region="GRA7")
@@ -85,7 +107,8 @@ def test_pool_rules(ovh_emulator):
     with pytest.raises(BadParametersError) as exc:
         c.post(kpath + "/nodepool", flavorName="b2-7")
     assert "Cluster status is INSTALLING" in str(exc.value)
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     pool = c.post(kpath + "/nodepool", name="apps", flavorName="B2-15", desiredNodes=1, minNodes=1, maxNodes=3,
                   antiAffinity=True, monthlyBilled=False)
     assert pool["flavor"] == "b2-15" and pool["status"] == "INSTALLING"
@@ -98,7 +121,8 @@ def test_pool_rules(ovh_emulator):
         c.post(kpath + "/nodepool", flavorName="z9-999")
     with pytest.raises(BadParametersError):
         c.post(kpath + "/nodepool", flavorName="b2-7", desiredNodes=5, maxNodes=3)
-    wait_for(lambda: _status(c, kpath + f"/nodepool/{pool['id']}") == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath + f"/nodepool/{pool['id']}") == "READY"
     # flavor, antiAffinity, monthlyBilled and name cannot change: the update model does not have them
     for field, value in (("flavorName", "b2-30"), ("antiAffinity", False), ("monthlyBilled", True), ("name", "x")):
         with pytest.raises(BadParametersError) as exc:
@@ -113,24 +137,27 @@ def test_pool_rules(ovh_emulator):
         c.put(kpath + f"/nodepool/{pool['id']}", maxNodes=6, desiredNodes=6)
 
 
-@pytest.mark.ovh_emulator(transition_seconds=0.3)
+@pytest.mark.ovh_emulator(transition_seconds=SLOW)
 def test_version_updates(ovh_emulator):
     c = ovh_emulator.ovh_client()
     kube = _create(ovh_emulator, c, version="1.32")
     kpath = _base(ovh_emulator) + f"/kube/{kube['id']}"
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     c.post(kpath + "/update", strategy="NEXT_MINOR")
     k = c.get(kpath)
     assert k["status"] == "UPDATING" and k["version"] == "1.32" and not k["isUpToDate"]
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     k = c.get(kpath)
     assert k["version"] == "1.33" and k["nextUpgradeVersions"] == [] and k["isUpToDate"]
-    wait_for(lambda: all(n["version"].startswith("1.33.") and n["status"] == "READY"
-                         for n in c.get(kpath + "/node")), timeout=5)
+    settle(ovh_emulator)
+    assert all(n["version"].startswith("1.33.") and n["status"] == "READY" for n in c.get(kpath + "/node"))
     with pytest.raises(BadParametersError):  # no newer minor
         c.post(kpath + "/update", strategy="NEXT_MINOR")
     c.post(kpath + "/update", strategy="LATEST_PATCH", force=True)
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     c.put(kpath + "/updatePolicy", updatePolicy="NEVER_UPDATE")
     with pytest.raises(ResourceConflictError) as exc:
         c.post(kpath + "/update", strategy="LATEST_PATCH")
@@ -141,14 +168,15 @@ def test_version_updates(ovh_emulator):
     assert _status(c, kpath) == "UPDATING"
 
 
-@pytest.mark.ovh_emulator(transition_seconds=0.2)
+@pytest.mark.ovh_emulator(transition_seconds=SLOW)
 def test_synthetic_kubeconfig_is_well_formed(ovh_emulator):
     c = ovh_emulator.ovh_client()
     kube = _create(ovh_emulator, c, name="cfg")
     kpath = _base(ovh_emulator) + f"/kube/{kube['id']}"
     with pytest.raises(BadParametersError):  # not while INSTALLING
         c.post(kpath + "/kubeconfig")
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     content = c.post(kpath + "/kubeconfig")["content"]
     cfg = yaml.safe_load(content)
     assert cfg["kind"] == "Config" and cfg["current-context"]
@@ -162,7 +190,8 @@ def test_synthetic_kubeconfig_is_well_formed(ovh_emulator):
     assert ctx["name"] == cfg["current-context"] and ctx["context"]["cluster"] == cfg["clusters"][0]["name"]
     assert c.post(kpath + "/kubeconfig")["content"] == content  # stable until reset
     c.post(kpath + "/kubeconfig/reset")
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     assert c.post(kpath + "/kubeconfig")["content"] != content
     # it is a POST, so it is one of the "writes" of the request log
     assert [e["status"] for e in ovh_emulator.writes() if e["path"].endswith("/kubeconfig")] == [400, 200, 200, 200]
@@ -221,7 +250,7 @@ def test_kubeconfig_and_nodes_follow_localkube(tmp_path, ovh_emulator_factory):
     assert emu.state()["side_effect_errors"] == []
 
 
-@pytest.mark.ovh_emulator(transition_seconds=0.3, not_found_after_create_seconds=1.0)
+@pytest.mark.ovh_emulator(transition_seconds=0.3, not_found_after_create_seconds=SLOW)
 def test_not_found_right_after_create_is_opt_in(ovh_emulator):
     c = ovh_emulator.ovh_client()
     kube = c.post(_base(ovh_emulator) + "/kube", region="GRA7")
@@ -229,7 +258,8 @@ def test_not_found_right_after_create_is_opt_in(ovh_emulator):
     with pytest.raises(ResourceNotFoundError):
         c.get(kpath)
     assert kube["id"] in c.get(_base(ovh_emulator) + "/kube")
-    wait_for(lambda: _get_or_none(c, kpath), timeout=5)
+    settle(ovh_emulator)
+    assert _get_or_none(c, kpath)["id"] == kube["id"]
 
 
 def _get_or_none(c, path):
@@ -250,7 +280,7 @@ def test_state_survives_a_restart_and_time_keeps_running(ovh_emulator_factory):
     c = emu.ovh_client()
     kube = _create(emu, c)
     creds = emu.credentials
-    assert c.get(_base(emu) + f"/kube/{kube['id']}")["status"] == "INSTALLING"
+    assert kube["status"] == "INSTALLING"
     emu.stop()
     time.sleep(1.1)  # the transition ends while the emulator is down
     emu.start()
@@ -271,13 +301,14 @@ def test_advance_moves_the_resource_clock(ovh_emulator):
     assert _status(c, kpath) == "READY"
 
 
-@pytest.mark.ovh_emulator(transition_seconds=0.2)
+@pytest.mark.ovh_emulator(transition_seconds=SLOW)
 def test_cluster_satellites(ovh_emulator):
     c = ovh_emulator.ovh_client()
     base = _base(ovh_emulator)
     kube = _create(ovh_emulator, c)
     kpath = base + f"/kube/{kube['id']}"
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     assert c.get(base + "/capabilities/kube/regions") == c.get(base + "/kube/regions")
     assert "GRA7" in c.get(base + "/capabilities/kube/regions")
     assert c.get(base + "/capabilities/kube/admissionplugins") == ["AlwaysPullImages", "NodeRestriction"]
@@ -289,24 +320,31 @@ def test_cluster_satellites(ovh_emulator):
     msg = c.put(kpath + "/customization", apiServer={"admissionPlugins": {"enabled": ["NodeRestriction"],
                                                                           "disabled": ["AlwaysPullImages"]}})
     assert msg["message"] and _status(c, kpath) == "REDEPLOYING"
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     assert c.get(kpath + "/customization")["apiServer"]["admissionPlugins"]["disabled"] == ["AlwaysPullImages"]
     with pytest.raises(ResourceNotFoundError):
         c.get(kpath + "/openIdConnect")
     oidc = c.post(kpath + "/openIdConnect", clientId="keiko", issuerUrl="https://id.example.org")
     assert oidc["clientId"] == "keiko"
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     c.put(kpath + "/openIdConnect", usernameClaim="email")
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     assert c.get(kpath + "/openIdConnect")["usernameClaim"] == "email"
     c.delete(kpath + "/openIdConnect")
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     node = c.get(kpath + "/node")[0]
     assert c.get(kpath + f"/node/{node['id']}")["id"] == node["id"]
     c.delete(kpath + f"/node/{node['id']}")
-    wait_for(lambda: len(c.get(kpath + "/node")) == 1, timeout=5)
+    settle(ovh_emulator)
+    assert len(c.get(kpath + "/node")) == 1
     c.post(kpath + "/restart", force=False)
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
     c.post(kpath + "/reset", workerNodesPolicy="delete")
     assert _status(c, kpath) == "RESETTING" and c.get(kpath + "/nodepool") == []
-    wait_for(lambda: _status(c, kpath) == "READY", timeout=5)
+    settle(ovh_emulator)
+    assert _status(c, kpath) == "READY"
