@@ -150,7 +150,7 @@ class OvhS3Bucket(OvhModule):
     def find(self):
         for bucket in self.client.get(self.base) or []:
             if bucket.get("name") == self.params["name"]:
-                return self.client.get_or_none("%s/%s" % (self.base, bucket["name"]), limit=1) or bucket
+                return self.client.get_or_none("%s/%s?limit=1" % (self.base, bucket["name"])) or bucket
         return None
 
     def resolve_owner(self):
