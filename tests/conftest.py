@@ -20,3 +20,5 @@ if COLLECTIONS not in sys.path:
 SANDBOX = os.path.join(REPO, "tests", "sandbox")
 if SANDBOX not in sys.path:
     sys.path.insert(0, SANDBOX)
+
+pytest_plugins = ["ovh_emulator.pytest_plugin"]
