@@ -39,7 +39,8 @@ class EmulatorProcess:
                  kubeconfig: str | Path | None = None, python: str | None = None,
                  extra_args: list[str] | tuple[str, ...] = (), env: dict[str, str] | None = None,
                  pythonpath: list[str | Path] | tuple = (),
-                 startup_timeout: float = 30.0, check_violations: bool = True, **settings: Any):
+                 startup_timeout: float = 30.0, check_violations: bool = True,
+                 check_requests: bool = False, **settings: Any):
         self._tmp = None
         if state_dir is None:
             self._tmp = tempfile.mkdtemp(prefix="ovh-emulator-")
@@ -49,6 +50,9 @@ class EmulatorProcess:
         self.kubeconfig = kubeconfig
         self.startup_timeout = startup_timeout
         self.check_violations = check_violations
+        # For clients under test (the collection's modules): every request they sent must be an
+        # operation of the official schema with a valid body (see assert_requests_conform).
+        self.check_requests = check_requests
         self.extra_args = list(extra_args)
         self.pythonpath = [str(p) for p in pythonpath]  # searched before tests/sandbox (test doubles)
         self.settings = dict(settings)
@@ -124,6 +128,8 @@ class EmulatorProcess:
         try:
             if exc_type is None and self.check_violations and self.proc is not None:
                 self.assert_no_violations()
+            if exc_type is None and self.check_requests and self.proc is not None:
+                self.assert_requests_conform()
         finally:
             self.stop()
             self.cleanup()
@@ -236,6 +242,20 @@ class EmulatorProcess:
         v = self.violations()
         if v:
             raise AssertionError("OVH emulator recorded violations:\n" + json.dumps(v, indent=1)[:20000])
+
+    def nonconforming_requests(self) -> list[dict]:
+        """API requests that match no operation of the schema, or whose parameters or body it rejects."""
+        bad = []
+        for entry in self.requests(kind="api"):
+            if entry.get("operation") is None or entry.get("validation"):
+                bad.append({k: entry.get(k) for k in ("seq", "method", "path", "status", "validation", "body")})
+        return bad
+
+    def assert_requests_conform(self) -> None:
+        bad = self.nonconforming_requests()
+        if bad:
+            raise AssertionError("requests that do not conform to the OVH API schema:\n"
+                                 + json.dumps(bad, indent=1)[:20000])
 
     # -- python-ovh --------------------------------------------------------------------------
     def ovh_client(self, auth: str = "signature", **overrides: Any):
