@@ -191,6 +191,8 @@ options:
     type: str
     choices: [delete, reinstall]
 notes:
+  - After a create answered a 5xx or timed out, the module looks the object up for ten times O(wait_sleep)
+    (at most 30 seconds) and adopts it when it was created; otherwise it sends the create again (twice at most).
   - The cluster is looked up by name among the project's clusters (one request per cluster).
   - Version updates, resets and restarts are POSTs that the client never resends after a 5xx or a timeout
     unless the cluster shows that they were not applied.
@@ -502,7 +504,7 @@ class OvhKubeCluster(KubeModule):
         return plan
 
     def _create(self, body):
-        created = self.create_or_adopt(self.kube_path, body, lambda: self.find_cluster(body["name"]),
+        created = self.create(self.kube_path, body, lambda: self.find_cluster(body["name"]),
                                        "cluster %r" % body["name"])
         self._id = created["id"]
         if self.params["wait"]:

@@ -167,6 +167,8 @@ options:
     type: bool
     default: false
 notes:
+  - After a create answered a 5xx or timed out, the module looks the object up for ten times O(wait_sleep)
+    (at most 30 seconds) and adopts it when it was created; otherwise it sends the create again (twice at most).
   - The module waits until the cluster is not busy before it creates, changes or deletes a pool.
 seealso:
   - module: keikolatam.gitops.ovh_kube_cluster
@@ -604,7 +606,7 @@ class OvhKubeNodepool(KubeModule):
 
     def _create(self, body, wait):
         self.cluster_stable(self._cluster)
-        created = self.create_or_adopt(self.pool_path(), body, lambda: self.find_by_name(body["name"]),
+        created = self.create(self.pool_path(), body, lambda: self.find_by_name(body["name"]),
                                        "node pool %r" % body["name"])
         self._pool_id = created["id"]
         if wait:

@@ -71,6 +71,8 @@ options:
     description: A prefix for the user names.
     type: str
 notes:
+  - After a create answered a 5xx or timed out, the module looks the object up for ten times O(wait_sleep)
+    (at most 30 seconds) and adopts it when it was created; otherwise it sends the create again (twice at most).
   - The API server is redeployed after a change; with O(wait) the module waits until the cluster is ready again.
 seealso:
   - module: keikolatam.gitops.ovh_kube_cluster
@@ -200,7 +202,7 @@ class OvhKubeOidc(KubeModule):
         want = drop_none(self.desired())
         if current is None:
             plan.add("configure OpenID Connect (issuer %s)" % want["issuerUrl"],
-                     lambda: self.cluster_write(cluster, lambda: self.create_or_adopt(
+                     lambda: self.cluster_write(cluster, lambda: self.create(
                          path, want, lambda: self.client.get_or_none(path), "OpenID Connect configuration")),
                      after=want)
         elif changed_fields(current, want):
