@@ -1,0 +1,184 @@
+"""Unit tests of the Managed Kubernetes modules' own rules (no HTTP)."""
+
+import os
+import stat
+
+import pytest
+import yaml
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils import _kube
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_cluster as cluster
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_iprestrictions as ips
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_kubeconfig as kubeconfig
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_nodepool as nodepool
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("1.29", (1, 29, None)), ("1.29.3-1", (1, 29, 3)), ("1.30.14", (1, 30, 14)), ("v1.29", None), ("", None),
+])
+def test_parse_version(text, parsed):
+    assert _kube.parse_version(text) == parsed
+
+
+def test_minor_versions():
+    assert _kube.minor_of("1.31.10") == (1, 31) and _kube.minor_of(None) is None
+    assert _kube.is_minor_version("1.31") and not _kube.is_minor_version("1.31.2")
+    assert not _kube.is_minor_version("latest")
+
+
+def test_durations_compare_by_value_and_plugin_lists_by_content():
+    assert cluster._duration_seconds("PT1M") == 60 and cluster._duration_seconds("PT1H0.5S") == 3600.5
+    assert cluster._duration_seconds("P1D") == 86400 and cluster._duration_seconds("60s") is None
+    assert cluster._duration_seconds("PT") is None
+    have = {"kubeProxy": {"iptables": {"syncPeriod": "PT60S"}},
+            "apiServer": {"admissionPlugins": {"enabled": ["NodeRestriction", "AlwaysPullImages"]}}}
+    want = {"kubeProxy": {"iptables": {"syncPeriod": "PT1M"}},
+            "apiServer": {"admissionPlugins": {"enabled": ["AlwaysPullImages", "NodeRestriction"]}}}
+    assert cluster._comparable(have) == cluster._comparable(want)
+    assert cluster._comparable({"a": "PT2M"}) != cluster._comparable({"a": "PT1M"})
+
+
+def test_customization_body_from_options():
+    opt = {"api_server": {"admission_plugins": {"enabled": ["NodeRestriction"], "disabled": None}},
+           "kube_proxy": {"iptables": None,
+                          "ipvs": {"scheduler": "rr", "tcp_fin_timeout": "PT5S", "sync_period": None,
+                                   "min_sync_period": None, "tcp_timeout": None, "udp_timeout": None}}}
+    assert cluster.customization_body(opt) == {
+        "apiServer": {"admissionPlugins": {"enabled": ["NodeRestriction"]}},
+        "kubeProxy": {"ipvs": {"scheduler": "rr", "tcpFinTimeout": "PT5S"}},
+    }
+    assert cluster.customization_body(None) is None
+    assert cluster.customization_body({"api_server": None, "kube_proxy": None}) == {}
+
+
+def test_taints_and_template_parts():
+    assert nodepool._taints([{"key": "k", "value": None, "effect": "NoSchedule"}]) == [
+        {"key": "k", "value": "", "effect": "NoSchedule"}]
+    a = [{"key": "a", "value": "1", "effect": "NoSchedule"}, {"key": "b", "value": "", "effect": "NoExecute"}]
+    assert nodepool._same_part("taints", a, list(reversed(a)))
+    assert not nodepool._same_part("taints", a, a[:1])
+    assert nodepool._same_part("labels", None, {}) and not nodepool._same_part("labels", {"a": "1"}, {})
+    assert nodepool._same_part("unschedulable", None, False)
+
+
+def test_replacement_names_order_by_creation_then_suffix():
+    pools = [{"name": "web", "createdAt": "2024-01-01T00:00:00Z"},
+             {"name": "web-r2", "createdAt": "2024-01-02T00:00:00Z"},
+             {"name": "web-r10", "createdAt": "2024-01-02T00:00:00Z"}]
+    assert max(pools, key=nodepool._created_key)["name"] == "web-r10"
+    assert nodepool._created_key({"name": "web"})[1] == 0
+
+
+def test_cidr_normalisation():
+    assert ips.normalize("198.51.100.7") == "198.51.100.7/32"
+    assert ips.normalize("2001:db8::1") == "2001:db8::1/128"
+    assert ips.normalize(" 10.0.0.0/8 ") == "10.0.0.0/8"
+    with pytest.raises(ValueError):
+        ips.normalize("10.0.0.1/8")
+    assert ips.normalize("10.0.0.1/8", strict=False) == "10.0.0.0/8"
+
+
+KUBECONFIG = """apiVersion: v1
+clusters:
+- cluster: {certificate-authority-data: Q0EtREFUQQ==, server: 'https://abc.c1.gra11.k8s.ovh.net'}
+  name: k
+users:
+- name: admin
+  user: {client-certificate-data: Q0VSVC1zZWNyZXQtdmFsdWU=, client-key-data: S0VZLXNlY3JldC12YWx1ZQ==}
+"""
+
+
+def test_kubeconfig_parsing_and_redaction():
+    host, ca, secrets, _ = kubeconfig.parse_kubeconfig(KUBECONFIG)
+    assert host == "https://abc.c1.gra11.k8s.ovh.net" and ca == "Q0EtREFUQQ=="
+    assert sorted(secrets) == ["Q0VSVC1zZWNyZXQtdmFsdWU=", "S0VZLXNlY3JldC12YWx1ZQ=="]
+    text = kubeconfig.redacted_text(KUBECONFIG)
+    assert "S0VZ" not in text and "Q0VSVC" not in text and "<redacted, sha256 " in text
+    assert yaml.safe_load(text)["clusters"][0]["cluster"]["server"] == host
+    assert kubeconfig.redacted_text(KUBECONFIG.replace("S0VZ", "T0VZ")) != text  # a new key shows in a diff
+    assert kubeconfig.parse_kubeconfig("not: [valid")[0] is None
+
+
+def test_atomic_write_is_0600_and_replaces(tmp_path):
+    dest = tmp_path / "config"
+    dest.write_text("old")
+    os.chmod(str(dest), 0o644)
+    kubeconfig.write_atomic(str(dest), KUBECONFIG)
+    assert dest.read_text() == KUBECONFIG
+    assert stat.S_IMODE(os.stat(str(dest)).st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["config"]
+
+
+class FakeAnsible(object):
+    def __init__(self, params):
+        self.params = params
+        self.warnings = []
+        self.check_mode = False
+        self._diff = False
+        self.no_log_values = set()
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+    def debug(self, text):
+        pass
+
+
+class FakeClient(object):
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.posts = []
+
+    def post(self, path, body=None, idempotent=False):
+        self.posts.append((path, body))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def _module(cls, answers, **params):
+    mod = cls.__new__(cls)
+    params.setdefault("wait_sleep", 0.01)
+    mod.module = FakeAnsible(params)
+    mod.params = params
+    mod.result = {"changed": False}
+    mod._client = FakeClient(answers)
+    return mod
+
+
+def _ambiguous():
+    return OvhAmbiguousWrite("Internal server error", http_status=500, method="POST", path="/x", ambiguous=True)
+
+
+def test_create_or_adopt_resends_only_what_was_not_applied():
+    mod = _module(OvhModule, [_ambiguous(), {"id": "new"}])
+    assert mod.create_or_adopt("/x", {"name": "a"}, lambda: None, "thing", grace=0.0, resend=1) == {"id": "new"}
+    assert len(mod._client.posts) == 2 and "adopted" not in mod.result
+
+    mod = _module(OvhModule, [_ambiguous()])
+    found = iter([None, {"id": "late"}])
+    assert mod.create_or_adopt("/x", {}, lambda: next(found), "thing", grace=5.0, resend=1) == {"id": "late"}
+    assert len(mod._client.posts) == 1 and mod.result["adopted"] is True
+
+    mod = _module(OvhModule, [_ambiguous()])  # the default: never resent
+    with pytest.raises(OvhAmbiguousWrite):
+        mod.create_or_adopt("/x", {}, lambda: None, "thing", grace=0.0)
+    assert len(mod._client.posts) == 1
+
+    conflict = OvhApiError("exists", http_status=409, error_class="Client::Conflict")
+    mod = _module(OvhModule, [conflict])
+    with pytest.raises(OvhApiError):
+        mod.create_or_adopt("/x", {}, lambda: None, "thing", grace=0.0, resend=3)
+    assert len(mod._client.posts) == 1
+
+
+@pytest.mark.parametrize("status_after, posts", [("READY", 2), ("UPDATING", 1)])
+def test_post_action_resends_only_when_the_cluster_shows_it_was_not_applied(monkeypatch, status_after, posts):
+    mod = _module(_kube.KubeModule, [_ambiguous(), None], service_name="p")
+    monkeypatch.setattr(_kube.KubeModule, "cluster_fetcher", lambda self, cid, after_create=False:
+                        (lambda: {"id": cid, "status": status_after}))
+    mod.post_action("/cloud/project/p/kube/c/update", {"strategy": "NEXT_MINOR"}, "c")
+    assert len(mod._client.posts) == posts
