@@ -1,21 +1,100 @@
-"""Command line: python -m localkube {build,up,down,status,env}."""
+"""localkube: a real Kubernetes control plane on 127.0.0.1 with kwok-simulated nodes.
+
+  build                    build (or find in the cache) etcd, kube-*, kwok
+  up --data-dir DIR        start the cluster (no-op if already up); kubeconfig in DIR/kubeconfig
+  down --data-dir DIR      stop every process it started and remove DIR
+  status --data-dir DIR    JSON status (exit 0 if up, 1 if not)
+  env --data-dir DIR       print `export KUBECONFIG=...`
+  nodes POOL FLAVOR COUNT  sync a simulated node pool (COUNT=0 deletes it)
+  crds [NAME ...]          server-side apply upstream CRDs from the mirror
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from pathlib import Path
 
 from . import build
 
 
+def default_data_dir() -> Path:
+    return Path(os.environ.get("KEIKO_LOCALKUBE_DIR") or build.cache_root() / "run" / "default")
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localkube", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m localkube", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("build", help="build (or find in the cache) the binaries")
+    p = sub.add_parser("build", help="build (or find in the cache) the binaries; prints their directory")
     p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    sub.add_parser("versions", help="print the pinned versions and the cache location")
+
+    def with_dir(sp):
+        sp.add_argument("--data-dir", type=Path, default=None,
+                        help="cluster state directory (default $KEIKO_LOCALKUBE_DIR or <cache>/localkube/run/default)")
+        return sp
+
+    p = with_dir(sub.add_parser("up", help="start the cluster"))
+    p.add_argument("--default-nodes", type=int, default=2, help="nodes in the default pool (default 2)")
+    p.add_argument("--default-pool", default="default", help="name of the default node pool (default 'default')")
+    p.add_argument("--default-flavor", default="b3-8", help="flavor of the default pool's nodes (default b3-8)")
+    p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness (default 90)")
+    with_dir(sub.add_parser("down", help="stop the cluster and remove its data dir"))
+    with_dir(sub.add_parser("status", help="print status as JSON"))
+    with_dir(sub.add_parser("env", help="print shell exports for the cluster"))
+    p = with_dir(sub.add_parser("nodes", help="sync a simulated node pool"))
+    p.add_argument("pool")
+    p.add_argument("flavor")
+    p.add_argument("count", type=int)
+    p = with_dir(sub.add_parser("crds", help="apply upstream CRDs from the mirror"))
+    p.add_argument("names", nargs="*", help="file stems or CRD names (default: all)")
+
     args = parser.parse_args(argv)
+    data_dir = getattr(args, "data_dir", None) or default_data_dir()
+    kubeconfig = data_dir / "kubeconfig"
+
     if args.cmd == "build":
         paths = build.ensure_binaries(force=args.force)
         print(paths["kube-apiserver"].parent)
+        return 0
+    if args.cmd == "versions":
+        from . import versions as V
+        print(f"KUBERNETES_VERSION={V.KUBERNETES_VERSION}\nETCD_VERSION={V.ETCD_VERSION}\n"
+              f"KWOK_VERSION={V.KWOK_VERSION}\nVERSION_KEY={V.version_key()}\nBIN_DIR={build.bin_dir()}")
+        return 0
+
+    from . import cluster
+
+    if args.cmd == "up":
+        c = cluster.up(data_dir, default_nodes=args.default_nodes, default_pool=args.default_pool,
+                       default_flavor=args.default_flavor, timeout=args.timeout, echo=_err)
+        print(c.kubeconfig)
+        return 0
+    if args.cmd == "down":
+        cluster.down(data_dir, echo=_err)
+        return 0
+    if args.cmd == "status":
+        st = cluster.status(data_dir)
+        print(json.dumps(st, indent=2))
+        return 0 if st["up"] else 1
+    if args.cmd == "env":
+        print(f"export KUBECONFIG={kubeconfig}")
+        return 0
+    if args.cmd == "nodes":
+        from . import nodes
+        for name in nodes.sync_pool_nodes(kubeconfig, args.pool, args.flavor, args.count):
+            print(name)
+        return 0
+    if args.cmd == "crds":
+        from . import crds
+        for name in crds.apply_crds(kubeconfig, args.names or None):
+            print(name)
         return 0
     return 2

@@ -18,6 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
 VALIDITY = dt.timedelta(days=30)
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -146,6 +147,12 @@ def generate(pki: Path) -> dict[str, Path]:
     for stem, (cn, orgs) in CLIENTS.items():
         key, cert = ca.issue(cn, orgs, client=True)
         out[f"{stem}.crt"], out[f"{stem}.key"] = _write_pair(pki, stem, key, cert)
+
+    # Aggregation layer (request-header authentication), as kubeadm sets it up.
+    fp_ca = CA.create("localkube-front-proxy-ca")
+    out["front-proxy-ca.crt"], out["front-proxy-ca.key"] = fp_ca.write(pki, "front-proxy-ca")
+    key, cert = fp_ca.issue(FRONT_PROXY_CLIENT, client=True)
+    out["front-proxy-client.crt"], out["front-proxy-client.key"] = _write_pair(pki, "front-proxy-client", key, cert)
 
     sa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_private(pki / "sa.key", _key_pem(sa))

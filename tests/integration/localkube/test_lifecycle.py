@@ -1,0 +1,106 @@
+"""The command-line lifecycle: build (cached), up, up again (no-op), status, down (no process left)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from localkube import build, cluster, versions
+
+SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
+
+
+def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(SANDBOX))
+    return subprocess.run([sys.executable, "-m", "localkube", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_build_is_cached():
+    first = build.ensure_binaries()
+    t0 = time.monotonic()
+    proc = cli("build")
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - t0 < 10
+    assert "step" not in proc.stderr  # nothing was built
+    assert Path(proc.stdout.strip()) == first["kube-apiserver"].parent
+    assert first["kube-apiserver"].parent.parent.name == versions.version_key()
+    info = json.loads((first["kube-apiserver"].parent.parent / "BUILDINFO.json").read_text())
+    assert info["kubernetes"] == versions.KUBERNETES_VERSION
+
+
+def test_kube_gomod_replaces_every_staging_module():
+    gomod = """module k8s.io/kubernetes
+
+go 1.24.0
+
+godebug default=go1.24
+
+require (
+\tk8s.io/api v0.0.0
+\tk8s.io/apimachinery v0.0.0
+)
+
+replace (
+\tk8s.io/api => ./staging/src/k8s.io/api
+\tk8s.io/apimachinery => ./staging/src/k8s.io/apimachinery
+)
+"""
+    out = build.kube_gomod(gomod, "v1.33.13")
+    assert "require k8s.io/kubernetes v1.33.13" in out
+    assert "\tk8s.io/api => k8s.io/api v0.33.13" in out
+    assert "\tk8s.io/apimachinery => k8s.io/apimachinery v0.33.13" in out
+    assert "go 1.24.0" in out and "godebug default=go1.24" in out
+
+
+def _pids_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state not in ("Z", "X"):
+            alive.append(pid)
+    return alive
+
+
+def test_up_idempotent_status_down(tmp_path):
+    data_dir = tmp_path / "lk"
+    t0 = time.monotonic()
+    proc = cli("up", "--data-dir", str(data_dir), "--default-nodes", "1", "--default-pool", "lifecycle")
+    elapsed = time.monotonic() - t0
+    try:
+        assert proc.returncode == 0, proc.stderr
+        assert Path(proc.stdout.strip()) == data_dir / "kubeconfig"
+        assert elapsed < 60, f"warm start took {elapsed:.1f}s"
+        st = json.loads((data_dir / "state.json").read_text())
+        pids = [e["pid"] for e in st["pids"].values()]
+        assert set(st["pids"]) == set(cluster.ORDER)
+        assert len(_pids_alive(pids)) == len(cluster.ORDER)
+
+        again = cli("up", "--data-dir", str(data_dir))
+        assert again.returncode == 0, again.stderr
+        assert "already up" in again.stderr
+        assert json.loads((data_dir / "state.json").read_text())["pids"] == st["pids"]
+
+        status = cli("status", "--data-dir", str(data_dir))
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert json.loads(status.stdout)["up"] is True
+
+        nodes = subprocess.run(["kubectl", f"--kubeconfig={data_dir / 'kubeconfig'}", "get", "nodes", "--no-headers"],
+                               capture_output=True, text=True, timeout=30)
+        assert nodes.returncode == 0 and " Ready " in nodes.stdout, nodes.stdout + nodes.stderr
+    finally:
+        down = cli("down", "--data-dir", str(data_dir))
+    assert down.returncode == 0, down.stderr
+    assert _pids_alive(pids) == []
+    assert not data_dir.exists()
+    status = cli("status", "--data-dir", str(data_dir))
+    assert status.returncode == 1 and json.loads(status.stdout)["up"] is False
+    # down on nothing is fine too
+    assert cli("down", "--data-dir", str(data_dir)).returncode == 0
