@@ -29,6 +29,22 @@ def _err(msg: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .build import BuildError
+
+    try:
+        return _main(argv)
+    except BuildError as err:
+        _err(f"localkube build failed: {err}")
+        return 1
+    except RuntimeError as err:  # LocalkubeError, KubeError, TimeoutError-like failures
+        _err(f"localkube: {err}")
+        return 1
+    except TimeoutError as err:
+        _err(f"localkube: {err}")
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localkube", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -16,6 +16,9 @@ Data directory layout (``--data-dir``)::
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -277,6 +280,20 @@ def is_healthy(cluster: Cluster) -> bool:
 # ---------------------------------------------------------------------------------------------
 # up / down / status
 
+@contextlib.contextmanager
+def _dir_lock(data_dir: Path):
+    """Serialise up/down on one data dir (lock file in the cache, keyed by the dir's path)."""
+    locks = build.cache_root() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:24]
+    with open(locks / f"run-{key}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def up(data_dir: str | os.PathLike, default_nodes: int = 2, default_pool: str = DEFAULT_POOL,
        default_flavor: str = DEFAULT_FLAVOR, timeout: float = 90.0, echo=print) -> Cluster:
     """Start the cluster in ``data_dir`` and wait until it is usable; a no-op if it is already up.
@@ -285,13 +302,19 @@ def up(data_dir: str | os.PathLike, default_nodes: int = 2, default_pool: str = 
     exist, and the ``default_nodes`` nodes of pool ``default_pool`` are Ready.
     """
     data_dir = Path(data_dir).resolve()
+    with _dir_lock(data_dir):
+        return _up(data_dir, default_nodes, default_pool, default_flavor, timeout, echo)
+
+
+def _up(data_dir: Path, default_nodes: int, default_pool: str, default_flavor: str, timeout: float,
+        echo) -> Cluster:
     existing = Cluster.load(data_dir)
     if existing is not None:
         if is_healthy(existing):
             echo(f"localkube already up in {data_dir} ({existing.server})")
             return existing
         echo(f"localkube in {data_dir} is not healthy: restarting it from scratch")
-        down(data_dir, echo=echo)
+        _down(data_dir, 20.0, echo)
     if data_dir.exists() and any(data_dir.iterdir()) and not (data_dir / MARKER).exists():
         raise LocalkubeError(f"{data_dir} exists, is not empty and is not a localkube data dir")
 
@@ -349,7 +372,7 @@ def up(data_dir: str | os.PathLike, default_nodes: int = 2, default_pool: str = 
         keep = data_dir.parent / (data_dir.name + ".failed-logs")
         shutil.rmtree(keep, ignore_errors=True)
         shutil.copytree(data_dir / "logs", keep, dirs_exist_ok=True)
-        down(data_dir, echo=echo)
+        _down(data_dir, 20.0, echo)
         echo(f"component logs copied to {keep}")
         raise
     t_end = time.monotonic()
@@ -367,6 +390,11 @@ def down(data_dir: str | os.PathLike, timeout: float = 20.0, echo=print) -> list
     process survives SIGKILL.
     """
     data_dir = Path(data_dir).resolve()
+    with _dir_lock(data_dir):
+        return _down(data_dir, timeout, echo)
+
+
+def _down(data_dir: Path, timeout: float, echo) -> list[int]:
     if not data_dir.exists():
         echo(f"localkube: nothing in {data_dir}")
         return []

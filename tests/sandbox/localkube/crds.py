@@ -18,6 +18,7 @@ import yaml
 from .kubeapi import KubeClient
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+HASH_ANNOTATION = "localkube.keikolatam.dev/applied-sha256"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -95,7 +96,15 @@ def apply_crds(kubeconfig: str | os.PathLike, names: Iterable[str] | None = None
         for doc in docs:
             name = doc["metadata"]["name"]
             doc = {k: v for k, v in doc.items() if k != "status"}
-            client.apply(f"{CRD_PATH}/{name}", doc, field_manager="localkube")
+            digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+            current = client.get_or_none(f"{CRD_PATH}/{name}")
+            annotations = ((current or {}).get("metadata") or {}).get("annotations") or {}
+            # Re-applying a multi-megabyte CRD costs the API server many seconds of CPU (structured
+            # merge diff); skip it when the same document was applied before.
+            if annotations.get(HASH_ANNOTATION) != digest:
+                meta = dict(doc.get("metadata") or {})
+                meta["annotations"] = {**(meta.get("annotations") or {}), HASH_ANNOTATION: digest}
+                client.apply(f"{CRD_PATH}/{name}", {**doc, "metadata": meta}, field_manager="localkube")
             applied.append(name)
         deadline = time.monotonic() + timeout
         pending = list(applied)
