@@ -46,7 +46,7 @@ OVH_AUTH_ARGS = dict(
     consumer_key=dict(type="str", no_log=True),
     client_id=dict(type="str"),
     client_secret=dict(type="str", no_log=True),
-    oauth2_token_url=dict(type="str"),
+    oauth2_token_url=dict(type="str", no_log=False),  # a URL, not a secret (validate-modules no-log-needed)
     api_max_attempts=dict(type="int", default=8),
     api_rate_limit=dict(type="float"),
     api_timeout=dict(type="int", default=60),
