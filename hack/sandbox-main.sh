@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The main job on the embedded default (`make sandbox` runs it after `make venv collection`):
+#   1. start the sandbox (the OVH API emulator and, when its binaries are cached, the local
+#      Kubernetes control plane) in .sandbox/, which writes .sandbox/env;
+#   2. run `ansible-playbook -i inventories/sandbox site.yml` with that environment;
+#   3. print what was created, where the kubeconfig and the secrets are, and what to run next.
+# Extra arguments go to ansible-playbook (for example -v, --check --diff, -e key=value).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+bin="$repo/.venv/bin"
+sandbox="$repo/.sandbox"
+secrets="${KEIKO_SECRETS_DIR:-$sandbox/secrets}"
+
+say() { printf '\n==> %s\n' "$*"; }
+elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
+
+if [ ! -x "$bin/ansible-playbook" ] || [ ! -L .collections/ansible_collections/keikolatam/gitops ]; then
+  say "Preparing the virtualenv and the collection link (make venv collection)"
+  "${MAKE:-make}" --no-print-directory venv collection
+fi
+
+started=$(date +%s)
+say "Starting the sandbox in .sandbox/ (make sandbox-up)"
+"${MAKE:-make}" --no-print-directory sandbox-up
+if [ ! -f "$sandbox/env" ]; then
+  echo "sandbox-main: make sandbox-up did not write $sandbox/env" >&2
+  exit 1
+fi
+# shellcheck disable=SC1091
+source "$sandbox/env"
+export ANSIBLE_CONFIG="$repo/ansible.cfg" KEIKO_SECRETS_DIR="$secrets"
+echo "OVH API emulator: $OVH_ENDPOINT (project $OVH_CLOUD_PROJECT_SERVICE)"
+echo "Kubernetes API:   ${KUBECONFIG:-none (the OVH emulator answers with a synthetic kubeconfig)}"
+
+say "Provisioning the sandbox: ansible-playbook -i inventories/sandbox site.yml $*"
+echo "(each wait prints a 'RETRYING' line per poll while the emulator moves resources through their statuses)"
+play_started=$(date +%s)
+"$bin/ansible-playbook" -i inventories/sandbox site.yml "$@"
+play_time=$(elapsed "$play_started")
+
+say "What the sandbox's OVH project holds now (inventory plugin keikolatam.gitops.ovh_cloud)"
+"$bin/ansible-inventory" -i inventories/sandbox.ovh_cloud.yml --graph
+
+kubeconfig="$secrets/kubeconfig"
+cat <<EOF
+
+==> Done in $(elapsed "$started") (site.yml: $play_time)
+Created on the sandbox's OVH project (inventories/sandbox/group_vars/all/platform.yml):
+  - private network keikolatam-sandbox (GRA11) and its subnet 10.100.0.0/16
+  - Managed Kubernetes cluster keikolatam-sandbox with node pools system and applications
+  - PostgreSQL service keikolatam-sandbox: one database and one user per service
+    (identity, learning, reputation, passport, governance, marketplace), reachable from the nodes' subnet
+  - registry keikolatam-sandbox with the user ci-pusher
+  - bucket keikolatam-sandbox-backups and the S3 key pair of its owner
+Kubeconfig of the cluster: $kubeconfig
+Generated secrets (mode 0600, outside git): $secrets/{database-users,registry-users,backup-s3}.yml
+
+Next:
+  source .sandbox/env
+  kubectl --kubeconfig $kubeconfig get nodes                            # when the local cluster runs
+  .venv/bin/ansible-playbook -i inventories/sandbox site.yml --check --diff   # converged: no change
+  .venv/bin/ansible-playbook -i inventories/sandbox site.yml                 # again: changed=0
+  .venv/bin/ansible-inventory -i inventories/sandbox.ovh_cloud.yml --graph
+  .venv/bin/ansible-playbook -i inventories/sandbox playbooks/destroy.yml     # keeps the protected database
+  make sandbox-down                                                          # stop everything
+EOF
