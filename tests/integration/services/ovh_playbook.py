@@ -121,8 +121,8 @@ def run_steps(emu, tmp_path, steps, verbosity=0, name="scenario"):
     for step in steps:
         failed = bool(data[step.label].get("failed"))
         if failed != step.fails:
-            raise AssertionError("step %r %s:\n%s" % (step.label, "failed" if failed else "did not fail",
-                                                     json.dumps(data[step.label], indent=1)[:6000]))
+            what = "failed" if failed else "did not fail"
+            raise AssertionError("step %r %s:\n%s" % (step.label, what, json.dumps(data[step.label], indent=1)[:6000]))
     run = Run(proc, data, emu.requests(), steps)
     check_returns(run)
     return run
