@@ -15,12 +15,13 @@ description:
   - Returns the regions, the Kubernetes versions, the node flavors and the admission plugins that Managed
     Kubernetes offers, so that a playbook can check its input before it creates anything.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
     details: The module changes nothing.
 options:

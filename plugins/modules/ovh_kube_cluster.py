@@ -23,16 +23,18 @@ description:
     is ready after each step. A downgrade is refused before anything is sent.
   - Node pools are managed with M(keikolatam.gitops.ovh_kube_nodepool).
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
     details: Returns the predicted cluster. The actions O(action=reset) and O(action=restart) are reported as changes.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   name:
@@ -334,8 +336,8 @@ IMMUTABLE = (
 
 
 def _camel(name):
-    head, _, tail = name.partition("_")
-    return head + "".join(p.capitalize() for p in tail.split("_")) if tail else head
+    words = name.split("_")
+    return words[0] + "".join(w.capitalize() for w in words[1:])
 
 
 def _duration_seconds(text):
@@ -505,7 +507,7 @@ class OvhKubeCluster(KubeModule):
 
     def _create(self, body):
         created = self.create(self.kube_path, body, lambda: self.find_cluster(body["name"]),
-                                       "cluster %r" % body["name"])
+                              "cluster %r" % body["name"])
         self._id = created["id"]
         if self.params["wait"]:
             self.wait_for("until_ready", self.cluster_fetcher(self._id, after_create=True), KUBE_CLUSTER,

@@ -14,12 +14,13 @@ version_added: 0.1.0
 description:
   - Returns the Managed Kubernetes clusters of a Public Cloud project, all of them or the one named.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
     details: The module changes nothing.
 options:

@@ -20,18 +20,20 @@ description:
   - O(reset=true) regenerates the kubeconfig first (C(POST .../kubeconfig/reset)), which revokes the previous
     one. B(Not idempotent:) it runs on every run where it is set.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
     details:
       - Nothing is written and nothing is reset. When O(dest) exists, the kubeconfig is fetched (a read-only
         POST) to tell whether it would change; when it does not exist, nothing is fetched.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details: The diff shows the kubeconfig with the client key, certificate and token replaced by a fingerprint.
 options:
@@ -259,7 +261,7 @@ class OvhKubeKubeconfig(KubeModule):
         content = answer.get("content")
         if not content:
             self.fail("The API answered without a kubeconfig for cluster %r." % self.params["cluster"])
-        host, ca, secrets, _ = parse_kubeconfig(content)
+        host, ca, secrets = parse_kubeconfig(content)[:3]
         if self.params["dest"]:
             # Nothing returned holds them; mask them wherever they could leak (warnings, errors).
             self.module.no_log_values.update([content] + secrets)

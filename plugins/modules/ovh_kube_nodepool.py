@@ -22,16 +22,18 @@ description:
   - The flavor is checked against the flavors the cluster offers (C(GET .../kube/{kubeId}/flavors)) before
     anything is written.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
     details: Returns the predicted node pool.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 options:
   cluster:
@@ -292,12 +294,12 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._module import P
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_NODEPOOL
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Options that a pool keeps for life: (option, API field in the pool, API field in the creation body).
+# Options that a pool keeps for life: (option, API field in the pool).
 IMMUTABLE = (
-    ("flavor", "flavor", "flavorName"),
-    ("monthly_billed", "monthlyBilled", "monthlyBilled"),
-    ("anti_affinity", "antiAffinity", "antiAffinity"),
-    ("availability_zones", "availabilityZones", "availabilityZones"),
+    ("flavor", "flavor"),
+    ("monthly_billed", "monthlyBilled"),
+    ("anti_affinity", "antiAffinity"),
+    ("availability_zones", "availabilityZones"),
 )
 AUTOSCALING_FIELDS = (
     ("scale_down_unneeded_time_seconds", "scaleDownUnneededTimeSeconds"),
@@ -443,7 +445,7 @@ class OvhKubeNodepool(KubeModule):
 
     def immutable_diff(self, pool):
         diffs = []
-        for option, field, _ in IMMUTABLE:
+        for option, field in IMMUTABLE:
             want = self.params[option]
             if want is None:
                 continue
@@ -589,7 +591,7 @@ class OvhKubeNodepool(KubeModule):
         body = self.creation_body(new_name, base=old)
         plan = Plan(old)
         plan.add("create node pool %r (%s) to replace %r" % (
-            new_name, ", ".join("%s %s" % (o, w) for o, _, w in diffs), old.get("name")),
+            new_name, ", ".join("%s %s" % (diff[0], diff[2]) for diff in diffs), old.get("name")),
             lambda: self._create(body, wait=True), after=self.predicted(body))
         for pool in [old] + leftovers:
             plan.add("delete node pool %r (replaced)" % pool.get("name"), self._deleter(pool, replaced=True))
@@ -607,7 +609,7 @@ class OvhKubeNodepool(KubeModule):
     def _create(self, body, wait):
         self.cluster_stable(self._cluster)
         created = self.create(self.pool_path(), body, lambda: self.find_by_name(body["name"]),
-                                       "node pool %r" % body["name"])
+                              "node pool %r" % body["name"])
         self._pool_id = created["id"]
         if wait:
             self.wait_for("until_ready", self.fetcher(self._pool_id, after_create=True), KUBE_NODEPOOL,

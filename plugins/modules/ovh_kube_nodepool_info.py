@@ -14,12 +14,13 @@ version_added: 0.1.0
 description:
   - Returns the node pools of a Managed Kubernetes cluster, each with its nodes.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
 attributes:
   check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
     details: The module changes nothing.
 options:
