@@ -88,8 +88,8 @@ def _env(emu, extra=None):
 def _marker(emu, label):
     """A controller-side request (a lookup, no module run) that marks where a step starts in the log."""
     url = "%s/auth/time?mark=%s" % (emu.endpoint, label)
-    return {"name": "mark %s" % label, "ansible.builtin.debug": {"msg": "{{ lookup('ansible.builtin.url', %r) }}" % url,
-                                                                  "verbosity": 3}}
+    debug = {"msg": "{{ lookup('ansible.builtin.url', %r) }}" % url, "verbosity": 3}
+    return {"name": "mark %s" % label, "ansible.builtin.debug": debug}
 
 
 def run_steps(emu, tmp_path, steps, verbosity=0, defaults=None, env=None, name="scenario"):
@@ -124,16 +124,17 @@ def run_steps(emu, tmp_path, steps, verbosity=0, defaults=None, env=None, name="
            str(book)]
     if verbosity:
         cmd.append("-" + "v" * verbosity)
-    proc = subprocess.run(cmd, cwd=str(REPO), env=_env(emu, env), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=str(REPO), env=_env(emu, env), capture_output=True, text=True, timeout=600,
+                          check=False)
     if not out.exists():
-        raise AssertionError("the playbook did not finish (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout[-6000:],
-                                                                             proc.stderr[-3000:]))
+        raise AssertionError("the playbook did not finish (rc %s):\n%s\n%s"
+                             % (proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:]))
     data = json.loads(out.read_text())
     for step in steps:
         failed = bool(data[step.label].get("failed"))
         if failed != step.fails:
-            raise AssertionError("step %r %s:\n%s" % (step.label, "failed" if failed else "did not fail",
-                                                     json.dumps(data[step.label], indent=1)[:6000]))
+            state = "failed" if failed else "did not fail"
+            raise AssertionError("step %r %s:\n%s" % (step.label, state, json.dumps(data[step.label], indent=1)[:6000]))
     run = Run(proc, data, emu.requests(), steps)
     check_returns(run)
     return run

@@ -6,7 +6,7 @@ M = "ovh_kube_cluster"
 CREATE = {"name": "keiko-it", "region": "GRA11", "version": "1.31", "update_policy": "MINIMAL_DOWNTIME",
           "kube_proxy_mode": "iptables",
           "customization": {"api_server": {"admission_plugins": {"enabled": ["NodeRestriction"],
-                                                                  "disabled": ["AlwaysPullImages"]}}}}
+                                                                 "disabled": ["AlwaysPullImages"]}}}}
 UPDATE = {"name": "keiko-it", "update_policy": "ALWAYS_UPDATE", "version": "1.31",
           "customization": {"kube_proxy": {"iptables": {"sync_period": "PT1M", "min_sync_period": "PT2S"}}}}
 

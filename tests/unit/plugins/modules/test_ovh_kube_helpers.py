@@ -91,7 +91,7 @@ users:
 
 
 def test_kubeconfig_parsing_and_redaction():
-    host, ca, secrets, _ = kubeconfig.parse_kubeconfig(KUBECONFIG)
+    host, ca, secrets = kubeconfig.parse_kubeconfig(KUBECONFIG)[:3]
     assert host == "https://abc.c1.gra11.k8s.ovh.net" and ca == "Q0EtREFUQQ=="
     assert sorted(secrets) == ["Q0VSVC1zZWNyZXQtdmFsdWU=", "S0VZLXNlY3JldC12YWx1ZQ=="]
     text = kubeconfig.redacted_text(KUBECONFIG)
