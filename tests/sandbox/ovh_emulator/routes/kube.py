@@ -153,6 +153,11 @@ def _new_node(ctx, c: dict, p: dict) -> dict:
             "version": _patch(c["version"])}
 
 
+def _is_one_of(n: dict, refs: list[str]) -> bool:
+    """nodesToRemove names a node by node ID, OpenStack instance ID or name (cloud.json)."""
+    return any(r in refs for r in (n["id"], n["name"], n.get("instanceId")) if r)
+
+
 def _resize(ctx, c: dict, p: dict, desired: int, remove: list[str] | None = None) -> str | None:
     """Move the pool's nodes towards ``desired``; returns the transitional status, if any."""
     alive = [n for n in p["nodes"] if n["status"] != "DELETING"]
@@ -162,7 +167,7 @@ def _resize(ctx, c: dict, p: dict, desired: int, remove: list[str] | None = None
         return "UPSCALING"
     if desired < len(alive):
         k = len(alive) - desired
-        chosen = [n for n in alive if remove and (n["id"] in remove or n["name"] in remove)][:k]
+        chosen = [n for n in alive if remove and _is_one_of(n, remove)][:k]
         for n in reversed(alive):  # newest first, like the autoscaler
             if len(chosen) >= k:
                 break
@@ -852,7 +857,7 @@ def update_pool(ctx, serviceName, kubeId, nodePoolId):
     remove = list(b.get("nodesToRemove") or [])
     alive = [n for n in p["nodes"] if n["status"] != "DELETING"]
     for r in remove:
-        if not any(r in (n["id"], n["name"]) for n in alive):
+        if not any(_is_one_of(n, [r]) for n in alive):
             raise invalid_data(f"Node {r} does not belong to NodePool {nodePoolId}", ctx.request_id)
     if b.get("autoscale") is not None:
         p["autoscale"] = bool(b["autoscale"])
@@ -867,7 +872,7 @@ def update_pool(ctx, serviceName, kubeId, nodePoolId):
     old_desired = p["desiredNodes"]
     p["desiredNodes"] = new["desiredNodes"]
     p["updatedAt"] = ctx.iso()
-    removed_names = [n["name"] for n in alive if n["id"] in remove or n["name"] in remove]
+    removed_names = [n["name"] for n in alive if _is_one_of(n, remove)]
     status = _resize(ctx, c, p, p["desiredNodes"], remove=remove) if p["desiredNodes"] != old_desired else None
     if status:
         begin(p, status, "READY", ctx.now, ctx.transition, action="scale", remove_names=removed_names)
