@@ -143,7 +143,8 @@ def run_steps(emu, tmp_path, steps, verbosity=0, defaults=None, env=None, name="
 @pytest.fixture
 def emu(tmp_path):
     """A fresh emulator with short transitions; fails the test on a response-schema violation."""
-    with EmulatorProcess(state_dir=tmp_path / "emulator", transition_seconds=TRANSITION) as emulator:
+    with EmulatorProcess(state_dir=tmp_path / "emulator", transition_seconds=TRANSITION,
+                         check_requests=True) as emulator:
         yield emulator
 
 

@@ -60,7 +60,8 @@ EXPECTED = [{"name": NAME, "version": "1.32", "status": "READY", "policy": "MINI
     {"fault_500_created_rate": 1.0, "seed": 3},
 ], ids=["429-and-5xx-20pc", "500-but-created"])
 def test_the_same_state_under_faults(tmp_path, faults):
-    with EmulatorProcess(state_dir=tmp_path / "emulator", transition_seconds=0.3, **faults) as emu:
+    with EmulatorProcess(state_dir=tmp_path / "emulator", transition_seconds=0.3, check_requests=True,
+                         **faults) as emu:
         steps, dest = _scenario(tmp_path)
         run = run_steps(emu, tmp_path, steps, defaults={"api_max_attempts": 15})
         assert _final_state(emu) == EXPECTED

@@ -109,11 +109,13 @@ def test_interrupted_replacement_is_finished_and_nodes_to_remove(play, emu, clus
     new = client.get(pools)[0]
     node = client.get("%s/%s/nodes" % (pools, new["id"]))[0]
     run = play([
-        Step("remove", M, {"cluster": "keiko-test", "name": "web", "nodes_to_remove": [node["id"]]}),
-        Step("remove_again", M, {"cluster": "keiko-test", "name": "web", "nodes_to_remove": [node["id"]]}),
+        # By OpenStack instance ID, one of the three ways the API accepts.
+        Step("remove", M, {"cluster": "keiko-test", "name": "web", "nodes_to_remove": [node["instanceId"]]}),
+        Step("remove_again", M, {"cluster": "keiko-test", "name": "web", "nodes_to_remove": [node["instanceId"]]}),
     ], name="remove")
     body = [e for e in run.requests["remove"] if e["method"] == "PUT"][0]["body"]
-    assert body == {"nodesToRemove": [node["id"]], "desiredNodes": 2}
+    assert body == {"nodesToRemove": [node["instanceId"]], "desiredNodes": 2}
+    assert node["id"] not in [n["id"] for n in client.get("%s/%s/nodes" % (pools, new["id"]))]
     assert run["remove"]["nodepool"]["currentNodes"] == 2
     assert run["remove_again"]["changed"] is False and run.writes("remove_again") == []
     assert re.match(r"^web-r1$", run["remove_again"]["nodepool"]["name"])
