@@ -293,9 +293,9 @@ class OvhClient(object):
 
     def get(self, path, retry_not_found=0.0, **query):
         """GET. ``retry_not_found``: seconds during which a 404 is retried (right after a create)."""
-        if query:
-            path = path + ("&" if "?" in path else "?") + "&".join(
-                "%s=%s" % (k, _quote(v)) for k, v in sorted(query.items()) if v is not None)
+        pairs = ["%s=%s" % (k, _quote(v)) for k, v in sorted(query.items()) if v is not None]
+        if pairs:  # only None values: no "?" (the API signs and matches the URL as sent)
+            path = path + ("&" if "?" in path else "?") + "&".join(pairs)
         return self.call("GET", path, retry_not_found=retry_not_found)
 
     def post(self, path, body=None, idempotent=False):
