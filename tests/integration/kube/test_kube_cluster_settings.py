@@ -1,6 +1,8 @@
 """ovh_kube_iprestrictions, ovh_kube_oidc and the info modules against the emulator."""
 
-from conftest import Step
+from conftest import TRANSITION, Step, run_steps
+
+from ovh_emulator.testing import EmulatorProcess
 
 IPS = "/cloud/project/{serviceName}/kube/{kubeId}/ipRestrictions"
 OIDC = "/cloud/project/{serviceName}/kube/{kubeId}/openIdConnect"
@@ -66,7 +68,7 @@ def test_info_and_capabilities(play, emu, cluster):
         Step("one_cluster", "ovh_kube_cluster_info", {"name": "keiko-test"}),
         Step("no_cluster", "ovh_kube_cluster_info", {"name": "nope"}),
         Step("pools", "ovh_kube_nodepool_info", {"cluster": "keiko-test"}),
-        Step("caps", "ovh_kube_capabilities_info", {"region": "BHS5"}),
+        Step("caps", "ovh_kube_capabilities_info", {"region": "BHS5", "versions": False}),
         Step("caps_cluster", "ovh_kube_capabilities_info", {"cluster": "keiko-test", "versions": False}),
         Step("missing_cluster", "ovh_kube_nodepool_info", {"cluster": "nope"}, fails=True),
     ])
@@ -81,8 +83,15 @@ def test_info_and_capabilities(play, emu, cluster):
     assert "GRA11" in caps["regions"] and "AlwaysPullImages" in caps["admission_plugins"]
     assert "b3-8" in caps["unavailable_flavors"] and "b3-8" not in [f["name"] for f in caps["flavors"]]
     assert "b2-7" in [f["name"] for f in caps["flavors"]]
-    # The emulator does not serve its schema (/1.0/cloud.json): versions is null, with a warning.
-    assert caps["versions"] is None and any("cloud.json" in w for w in caps["warnings"])
-    assert run["caps_cluster"]["versions"] is None and "warnings" not in run["caps_cluster"]
+    assert caps["versions"] is None and run["caps_cluster"]["versions"] is None
     assert "b3-8" in [f["name"] for f in run["caps_cluster"]["flavors"]]  # GRA11 has it
     assert "not found" in run["missing_cluster"]["msg"]
+
+
+def test_versions_without_a_served_schema_are_null_with_a_warning(tmp_path):
+    # The emulator does not serve /1.0/cloud.json (the real API does): that GET is its only
+    # request outside the schema, so this emulator does not check the requests' conformance.
+    with EmulatorProcess(state_dir=tmp_path / "emulator", transition_seconds=TRANSITION) as emu:
+        run = run_steps(emu, tmp_path, [Step("caps", "ovh_kube_capabilities_info", {})])
+    assert run["caps"]["versions"] is None and any("cloud.json" in w for w in run["caps"]["warnings"])
+    assert [e["path"] for e in run.requests["caps"]][-1] == "/1.0/cloud.json"

@@ -182,3 +182,41 @@ def test_post_action_resends_only_when_the_cluster_shows_it_was_not_applied(monk
                         (lambda: {"id": cid, "status": status_after}))
     mod.post_action("/cloud/project/p/kube/c/update", {"strategy": "NEXT_MINOR"}, "c")
     assert len(mod._client.posts) == posts
+
+
+def test_capabilities_versions_come_from_the_schema_enum():
+    from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_capabilities_info as caps
+
+    class Schema(object):
+        def __init__(self, answer):
+            self.answer = answer
+            self.paths = []
+
+        def get(self, path, **query):
+            self.paths.append(path)
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+    mod = _module(caps.OvhKubeCapabilitiesInfo, [])
+    mod._client = Schema({"models": {"cloud.kube.VersionEnum": {"enum": ["1.31", "1.9", "1.30", "1.33"]}}})
+    assert mod.versions() == ["1.9", "1.30", "1.31", "1.33"] and mod._client.paths == ["/cloud.json"]
+    mod._client = Schema({"models": {}})
+    assert mod.versions() is None and "no cloud.kube.VersionEnum" in mod.module.warnings[-1]
+    mod._client = Schema(OvhApiError("Invalid URL", http_status=404))
+    assert mod.versions() is None and "answered 404" in mod.module.warnings[-1]
+    mod._client = Schema(OvhApiError("boom", http_status=500))
+    with pytest.raises(OvhApiError):
+        mod.versions()
+
+
+def test_a_get_whose_query_values_are_all_unset_has_no_question_mark(monkeypatch):
+    from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhClient
+
+    sent = []
+    monkeypatch.setattr(OvhClient, "call", lambda self, method, path, **kw: sent.append(path))
+    client = OvhClient.__new__(OvhClient)
+    client.get("/cloud/project/p/capabilities/kube/flavors", region=None)
+    client.get("/cloud/project/p/capabilities/kube/flavors", region="GRA11")
+    assert sent == ["/cloud/project/p/capabilities/kube/flavors",
+                    "/cloud/project/p/capabilities/kube/flavors?region=GRA11"]
