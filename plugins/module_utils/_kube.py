@@ -68,10 +68,12 @@ class KubeModule(OvhModule):
 
     # -- clusters ------------------------------------------------------------
 
-    def list_clusters(self):
-        """Every cluster of the project, as full objects."""
+    def list_clusters(self, ids=None):
+        """Every cluster of the project (or of ``ids``), as full objects."""
+        if ids is None:
+            ids = self.client.get(self.kube_path) or []
         clusters = []
-        for cluster_id in self.client.get(self.kube_path) or []:
+        for cluster_id in ids:
             cluster = self.client.get_or_none(self.cluster_path(cluster_id))
             if cluster is not None:
                 clusters.append(cluster)
@@ -86,14 +88,8 @@ class KubeModule(OvhModule):
         ids = self.client.get(self.kube_path) or []
         wanted_id = by_id or (ref if ref in ids else None)
         if wanted_id:
-            if wanted_id not in ids:
-                return None
-            return self.client.get_or_none(self.cluster_path(wanted_id))
-        matches = []
-        for cluster_id in ids:
-            cluster = self.client.get_or_none(self.cluster_path(cluster_id))
-            if cluster is not None and cluster.get("name") == ref:
-                matches.append(cluster)
+            return self.client.get_or_none(self.cluster_path(wanted_id)) if wanted_id in ids else None
+        matches = [c for c in self.list_clusters(ids) if c.get("name") == ref]
         if len(matches) > 1:
             self.fail("%d clusters are named %r (%s): give the cluster id instead of its name."
                       % (len(matches), ref, ", ".join(c["id"] for c in matches)))
