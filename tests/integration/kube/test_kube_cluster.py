@@ -1,61 +1,8 @@
-"""ovh_kube_cluster against the emulator: the fixed order, upgrades, refusals, actions."""
+"""ovh_kube_cluster against the emulator: upgrades, refusals, actions (the fixed order is the integration target)."""
 
 from conftest import Step
 
 M = "ovh_kube_cluster"
-CREATE = {"name": "keiko-it", "region": "GRA11", "version": "1.31", "update_policy": "MINIMAL_DOWNTIME",
-          "kube_proxy_mode": "iptables",
-          "customization": {"api_server": {"admission_plugins": {"enabled": ["NodeRestriction"],
-                                                                 "disabled": ["AlwaysPullImages"]}}}}
-UPDATE = {"name": "keiko-it", "update_policy": "ALWAYS_UPDATE", "version": "1.31",
-          "customization": {"kube_proxy": {"iptables": {"sync_period": "PT1M", "min_sync_period": "PT2S"}}}}
-
-
-def test_cluster_lifecycle_in_the_fixed_order(play):
-    run = play([
-        Step("invalid", M, dict(CREATE, version="1.31.2"), fails=True),
-        Step("check_create", M, CREATE, check=True, diff=True),
-        Step("create", M, CREATE),
-        Step("create_again", M, CREATE),
-        Step("update", M, UPDATE, diff=True),
-        Step("update_again", M, dict(UPDATE, customization={"kube_proxy": {"iptables": {"sync_period": "PT60S"}}})),
-        Step("delete", M, {"name": "keiko-it", "state": "absent"}),
-        Step("delete_again", M, {"name": "keiko-it", "state": "absent"}),
-    ])
-    assert "MAJOR.MINOR" in run["invalid"]["msg"]
-    assert run.requests["invalid"] == []  # rejected before any request
-
-    assert run["check_create"]["changed"] is True
-    assert run.writes("check_create") == []
-    assert run["check_create"]["cluster"]["name"] == "keiko-it"
-    assert run["check_create"]["diff"]["after"]["region"] == "GRA11"
-
-    created = run["create"]
-    assert created["changed"] is True and created["cluster"]["status"] == "READY"
-    assert run.writes("create") == [("POST", "/cloud/project/{serviceName}/kube")]
-    assert created["cluster"]["customization"]["apiServer"]["admissionPlugins"]["disabled"] == ["AlwaysPullImages"]
-
-    assert run["create_again"]["changed"] is False
-    assert run.writes("create_again") == []
-
-    updated = run["update"]
-    assert updated["changed"] is True
-    assert run.writes("update") == [("PUT", "/cloud/project/{serviceName}/kube/{kubeId}/updatePolicy"),
-                                    ("PUT", "/cloud/project/{serviceName}/kube/{kubeId}/customization")]
-    assert updated["cluster"]["updatePolicy"] == "ALWAYS_UPDATE"
-    assert updated["cluster"]["customization"]["kubeProxy"]["iptables"]["syncPeriod"] == "PT1M"
-    assert updated["cluster"]["status"] == "READY"
-    assert updated["diff"]["before"]["updatePolicy"] == "MINIMAL_DOWNTIME"
-
-    # PT60S is PT1M: no change, no write.
-    assert run["update_again"]["changed"] is False
-    assert run.writes("update_again") == []
-
-    assert run["delete"]["changed"] is True
-    assert run.writes("delete") == [("DELETE", "/cloud/project/{serviceName}/kube/{kubeId}")]
-    assert "cluster" not in run["delete"]
-    assert run["delete_again"]["changed"] is False
-    assert run.writes("delete_again") == []
 
 
 def test_upgrades_refusals_and_actions(play, emu):
