@@ -62,8 +62,15 @@ integration: venv collection kube-binaries
 	$(BIN)/python -m pytest tests/integration
 
 # The test command (README, .ci/run): quality gates first, then every test with branch coverage.
+COVERAGE_DIR := $(CURDIR)/tests/output/coverage
 test: venv collection kube-binaries lint sanity
-	$(BIN)/python -m pytest tests --cov=plugins --cov-branch --cov-report=term
+	@rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
+	@set +e; \
+	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
+	COVERAGE_FILE=$(COVERAGE_DIR)/pytest $(BIN)/coverage run --rcfile=.coveragerc -m pytest tests; rc=$$?; \
+	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage combine --rcfile=.coveragerc -q $(COVERAGE_DIR)/modules* $(COVERAGE_DIR)/pytest* && \
+	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage report --rcfile=.coveragerc; \
+	exit $$rc
 
 sandbox: venv collection kube-binaries
 	hack/sandbox-main.sh
