@@ -75,8 +75,8 @@ requirements:
 notes:
   - Secrets (O(application_secret), O(consumer_key), O(client_secret), passwords and kubeconfig keys
     returned by the API) are never written to a log or a diff.
-  - Every failure returns RV(failure) with the HTTP status, the OVH error class, the message and the
-    C(X-Ovh-Queryid) that OVH support asks for.
+  - Every failure carries the HTTP status, the OVH error class, the message and the C(X-Ovh-Queryid) that OVH
+    support asks for (a module returns them in C(failure), the inventory plugin in its error message).
 """
 
     PROJECT = r"""
