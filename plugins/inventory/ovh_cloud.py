@@ -26,8 +26,6 @@ description:
     C(ovh_engine) (databases), and C(ovh_resource), the object as the API returns it (camelCase keys)."
   - The hosts are API objects, not machines to log in to; use them with C(connection=local) (see EXAMPLES).
   - The configuration file must end with C(ovh_cloud.yml) or C(ovh_cloud.yaml).
-author:
-  - Keiko Latam platform team
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - constructed
