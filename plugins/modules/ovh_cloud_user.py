@@ -118,6 +118,10 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._client import O
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import CLOUD_USER
 
+# A create that answered 5xx (or timed out) and whose user is still not found after the grace period was not
+# applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
 ROLES = ["admin", "administrator", "ai_training_operator", "ai_training_read", "authentication", "backup_operator",
          "compute_operator", "image_operator", "infrastructure_supervisor", "network_operator",
          "network_security_operator", "objectstore_operator", "volume_operator"]
@@ -221,11 +225,7 @@ class OvhCloudUser(OvhModule):
         state = {}
 
         def do_create():
-            try:
-                state["user"] = self.client.post(self.base, body)
-            except OvhAmbiguousWrite:
-                state["user"] = self.adopt()
-                state["reset"] = True
+            state["user"], state["reset"] = self.send_create(body)
 
         plan.add("create user %s with roles %s" % (p["description"], ", ".join(roles)), do_create,
                  after=dict(description=p["description"], roles=[dict(name=r) for r in roles], status="creating"))
@@ -246,20 +246,35 @@ class OvhCloudUser(OvhModule):
             user["password"] = password
         self.result["user"] = user
 
-    def adopt(self):
-        """The create answered 5xx/timed out: find the user it may have created (never POST again)."""
-        deadline = time.monotonic() + 30.0
+    def send_create(self, body):
+        """POST the user; returns (user, reset_needed).
+
+        A create that answered 5xx or timed out is not resent while its user may exist: the user is looked up
+        for a grace period and adopted (nobody received its password: a new one is generated). Only a create
+        whose user is still missing after that is sent again (CREATE_RESEND times at most).
+        """
+        desc = self.params["description"]
+        grace = min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
+        sent = 0
         while True:
-            found = self.find()
-            if found is not None:
-                self.result["adopted"] = True
-                self.module.warn("The create of user %s answered an error but the user was created; it has been "
-                                 "adopted and given a new password." % self.params["description"])
-                return found
-            if time.monotonic() >= deadline:
-                self.fail("The create of user %s answered an error and the user does not exist; run the task again."
-                          % self.params["description"])
-            time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+            sent += 1
+            try:
+                return self.client.post(self.base, body), False
+            except OvhAmbiguousWrite as exc:
+                deadline = time.monotonic() + grace
+                while True:
+                    found = self.find()
+                    if found is not None:
+                        self.result["adopted"] = True
+                        self.module.warn("The create of user %s answered %s %s but the user was created; it has "
+                                         "been adopted and given a new password."
+                                         % (desc, exc.http_status or "", exc.message))
+                        return found, True
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+                if sent > CREATE_RESEND:
+                    raise
 
     def absent(self, current):
         if current is None:

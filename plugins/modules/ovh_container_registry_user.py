@@ -108,6 +108,16 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._module import O
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import REGISTRY
 
 
+# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
+# not applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
+
+def create_grace(params):
+    """Seconds to look for the object of an ambiguous create before sending it again."""
+    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
+
+
 class OvhContainerRegistryUser(OvhModule):
     resource_key = "user"
     argument_spec = dict(
@@ -178,7 +188,8 @@ class OvhContainerRegistryUser(OvhModule):
 
         def do_create():
             self.registry_ready(reg)
-            state["user"] = self.create_or_adopt(users, body, lambda: self.find(rid), "registry user %s" % p["login"])
+            state["user"] = self.create_or_adopt(users, body, lambda: self.find(rid), "registry user %s" % p["login"],
+                                                 grace=create_grace(self.params), resend=CREATE_RESEND)
 
         plan.add("create registry user %s" % p["login"], do_create,
                  after=dict(user=p["login"], email=p["email"], password=None))

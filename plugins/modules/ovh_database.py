@@ -297,6 +297,16 @@ NODE_KEYS = ("flavor", "region", "role")
 NODE_ROLES = ("STANDARD", "ANALYTICS")
 
 
+# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
+# not applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
+
+def create_grace(params):
+    """Seconds to look for the object of an ambiguous create before sending it again."""
+    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
+
+
 def normalize_time(value):
     """``2:00`` / ``02:00`` / ``02:00:00`` -> ``02:00:00`` (the API's ``time`` format); None when invalid."""
     parts = str(value).strip().split(":")
@@ -641,7 +651,8 @@ class OvhDatabase(OvhModule):
             return found[0] if found else None
 
         def do_create():
-            state["svc"] = self.create_or_adopt(self.engine_path, body, find, "database service %s" % p["description"])
+            state["svc"] = self.create_or_adopt(self.engine_path, body, find, "database service %s" % p["description"],
+                                                grace=create_grace(self.params), resend=CREATE_RESEND)
 
         summary = "create %s service %s" % (engine, p["description"])
         if p["fork_from"]:

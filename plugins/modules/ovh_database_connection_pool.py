@@ -118,6 +118,16 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._database import
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
 
+# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
+# not applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
+
+def create_grace(params):
+    """Seconds to look for the object of an ambiguous create before sending it again."""
+    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
+
+
 class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
     resource_key = "connection_pool"
     argument_spec = dict(
@@ -184,7 +194,8 @@ class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
                 self.wait_cluster_ready()
                 state["pool"] = self.retry_while_provisioning(
                     lambda: self.create_or_adopt("%s/connectionPool" % self.cluster_path, body, self.find,
-                                                 "connection pool %s" % p["name"]),
+                                                 "connection pool %s" % p["name"],
+                                                 grace=create_grace(self.params), resend=CREATE_RESEND),
                     "connection pool %s" % p["name"])
 
             plan.add("create connection pool %s" % p["name"], do_create, after=dict(body, userId=body.get("userId")))

@@ -83,6 +83,16 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._database import
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
 
+# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
+# not applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
+
+def create_grace(params):
+    """Seconds to look for the object of an ambiguous create before sending it again."""
+    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
+
+
 class OvhDatabaseDatabase(OvhDatabaseChildModule):
     resource_key = "database"
     argument_spec = dict(
@@ -111,7 +121,8 @@ class OvhDatabaseDatabase(OvhDatabaseChildModule):
                 self.wait_cluster_ready()
                 state["db"] = self.retry_while_provisioning(
                     lambda: self.create_or_adopt("%s/database" % self.cluster_path, dict(name=p["name"]),
-                                                 self.find, "database %s" % p["name"]),
+                                                 self.find, "database %s" % p["name"],
+                                                 grace=create_grace(self.params), resend=CREATE_RESEND),
                     "database %s" % p["name"])
 
             plan.add("create database %s" % p["name"], do_create, after=dict(name=p["name"], default=False))

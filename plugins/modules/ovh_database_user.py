@@ -133,6 +133,10 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._database import
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
+# A create that answered 5xx (or timed out) and whose user is still not found after the grace period was not
+# applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
 
 class OvhDatabaseUser(OvhDatabaseChildModule):
     resource_key = "user"
@@ -206,23 +210,7 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
 
         def do_create():
             self.wait_cluster_ready()
-            try:
-                created = self.retry_while_provisioning(
-                    lambda: self.client.post("%s/user" % self.cluster_path, body), "user %s" % p["name"])
-                state["user"] = created
-            except OvhAmbiguousWrite:
-                # 500 but created: never resent; adopted below (the password never reached us).
-                state["user"] = self.create_or_adopt_after_ambiguous()
-                state["reset"] = True
-            except OvhApiError as exc:
-                # 409 PostgresUserAlreadyExist: the user appeared since the lookup; adopt it as it is.
-                found = self.find() if exc.is_conflict else None
-                if found is None:
-                    raise
-                self.result["adopted"] = True
-                self.module.warn("User %s already existed (%s); adopted without changing its password."
-                                 % (p["name"], exc.message))
-                state["user"] = found
+            state["user"], state["reset"] = self.send_create(body)
 
         plan.add("create user %s" % p["name"], do_create,
                  after=dict(username=p["name"], roles=body.get("roles", []), status="CREATING"))
@@ -249,21 +237,58 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
             self.put_roles(user, body["roles"])
             self.result["user"]["roles"] = body["roles"]
 
-    def create_or_adopt_after_ambiguous(self):
-        """The create answered 5xx/timed out: find the user it may have created (never POST again)."""
+    def send_create(self, body):
+        """POST the user; returns (user, reset_needed).
+
+        A create that answered 5xx or timed out is never resent while its user may exist: the user is looked
+        up for a grace period and adopted; nobody received its password, so it must be reset. Only a create
+        whose user is still missing after that is sent again (CREATE_RESEND times at most). A 409
+        PostgresUserAlreadyExist right away means the user was created by someone else: it is adopted as
+        it is (its password is not changed).
+        """
         name = self.params["name"]
-        deadline = time.monotonic() + 30.0
+        grace = min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
+        ambiguous = None
+        sent = 0
+        while True:
+            sent += 1
+            try:
+                created = self.retry_while_provisioning(
+                    lambda: self.client.post("%s/user" % self.cluster_path, body), "user %s" % name)
+                return created, False
+            except OvhAmbiguousWrite as exc:
+                ambiguous = exc
+                found = self.poll_find(grace)
+                if found is not None:
+                    self.adopted("The create of user %s answered %s %s but the user was created; it has been "
+                                 "adopted and its password reset." % (name, exc.http_status or "", exc.message))
+                    return found, True
+                if sent > CREATE_RESEND:
+                    raise
+            except OvhApiError as exc:
+                found = self.find() if exc.is_conflict else None
+                if found is None:
+                    raise
+                if ambiguous is not None:
+                    # 500 but created, then 409 on the resend (FACTS.md): it is the user this task created.
+                    self.adopted("The create of user %s answered %s, then %s; the user has been adopted and its "
+                                 "password reset." % (name, ambiguous.http_status, exc.message))
+                    return found, True
+                self.adopted("User %s already existed (%s); adopted without changing its password (set "
+                             "reset_password to get one)." % (name, exc.message))
+                return found, False
+
+    def poll_find(self, grace):
+        deadline = time.monotonic() + grace
         while True:
             found = self.find()
-            if found is not None:
-                self.result["adopted"] = True
-                self.module.warn("The create of user %s answered an error but the user was created; it has been "
-                                 "adopted and its password reset." % name)
+            if found is not None or time.monotonic() >= deadline:
                 return found
-            if time.monotonic() >= deadline:
-                self.fail("The create of user %s answered an error and the user does not exist; run the task "
-                          "again." % name)
             time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+
+    def adopted(self, warning):
+        self.result["adopted"] = True
+        self.module.warn(warning)
 
     def absent(self, current):
         if current is None:

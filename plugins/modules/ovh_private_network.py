@@ -138,6 +138,16 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._module import O
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import PRIVATE_NETWORK
 
 
+# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
+# not applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
+
+def create_grace(params):
+    """Seconds to look for the object of an ambiguous create before sending it again."""
+    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
+
+
 def all_active(net):
     return net is not None and net.get("status") == "ACTIVE" and all(
         r.get("status") == "ACTIVE" for r in net.get("regions") or [])
@@ -207,7 +217,8 @@ class OvhPrivateNetwork(OvhModule):
             state = {}
 
             def do_create():
-                state["net"] = self.create_or_adopt(self.base, body, self.find, "private network %s" % p["name"])
+                state["net"] = self.create_or_adopt(self.base, body, self.find, "private network %s" % p["name"],
+                                                    grace=create_grace(self.params), resend=CREATE_RESEND)
 
             plan.add("create private network %s" % p["name"], do_create, after=dict(
                 name=p["name"], vlanId=p["vlan_id"], status="BUILDING", type="private",
@@ -239,13 +250,7 @@ class OvhPrivateNetwork(OvhModule):
                      patch=dict(name=p["name"]))
         for region in [r for r in dict.fromkeys(p["regions"] or []) if r not in have]:
             def do_add(region=region):
-                try:
-                    self.client.post("%s/%s/region" % (self.base, nid), dict(region=region))
-                except OvhAmbiguousWrite:
-                    # Never resent: the region may have been added anyway.
-                    net = self.client.get("%s/%s" % (self.base, nid))
-                    if region not in openstack_ids(net):
-                        raise
+                self.add_region(nid, region)
             plan.add("add region %s to private network %s" % (region, name), do_add,
                      patch=dict(regions=(plan.after.get("regions") or []) + [
                          dict(region=region, status="BUILDING", openstackId=None)]))
@@ -254,6 +259,19 @@ class OvhPrivateNetwork(OvhModule):
             return
         net = self.wait_active(nid, p["name"] or name) if p["wait"] else self.client.get("%s/%s" % (self.base, nid))
         self.result.update(network=net, openstack_ids=openstack_ids(net))
+
+    def add_region(self, nid, region):
+        """POST the region; after a 5xx or a timeout, resend only if the region did not appear."""
+        sent = 0
+        while True:
+            sent += 1
+            try:
+                return self.client.post("%s/%s/region" % (self.base, nid), dict(region=region))
+            except OvhAmbiguousWrite:
+                if region in openstack_ids(self.client.get("%s/%s" % (self.base, nid))):
+                    return None
+                if sent > CREATE_RESEND:
+                    raise
 
     def absent(self, current):
         if current is None:

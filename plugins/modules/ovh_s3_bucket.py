@@ -125,6 +125,15 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._module import O
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
+# not applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
+
+# Seconds to look for the bucket of an ambiguous create before sending it again (S3 answers at once).
+CREATE_GRACE = 3.0
+
+
 class OvhS3Bucket(OvhModule):
     resource_key = "bucket"
     waits = False
@@ -180,7 +189,8 @@ class OvhS3Bucket(OvhModule):
             state = {}
 
             def do_create():
-                state["bucket"] = self.create_or_adopt(self.base, body, self.find, "bucket %s" % p["name"])
+                state["bucket"] = self.create_or_adopt(self.base, body, self.find, "bucket %s" % p["name"],
+                                                       grace=CREATE_GRACE, resend=CREATE_RESEND)
 
             after = dict(name=p["name"], region=p["region"], ownerId=owner["id"],
                          versioning=body.get("versioning", dict(status="disabled")),

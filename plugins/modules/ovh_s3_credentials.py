@@ -120,6 +120,10 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._client import O
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import CLOUD_USER
 
+# A create that answered 5xx (or timed out) and whose key pair is still not found after the grace period was not
+# applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
 
 class OvhS3Credentials(OvhModule):
     resource_key = "credentials"
@@ -142,21 +146,33 @@ class OvhS3Credentials(OvhModule):
                       % (ref, self.params["service_name"]))
         return found[0]
 
-    def adopt(self, base):
-        deadline = time.monotonic() + 30.0
+    def send_create(self, base):
+        """POST a key pair. After a 5xx or a timeout the POST is not resent while its pair may exist: a pair
+        that appears is the one it created (there was none before), and its secret is read. Only when no
+        pair appears within the grace period is the create sent again (CREATE_RESEND times at most)."""
+        grace = min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
+        sent = 0
         while True:
-            pairs = sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
-            if pairs:
-                pair = dict(pairs[0])
-                pair["secret"] = (self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True)
-                                  or {}).get("secret")
-                self.result["adopted"] = True
-                self.module.warn("The create of the S3 key pair answered an error but the pair was created; it has "
-                                 "been adopted.")
-                return pair
-            if time.monotonic() >= deadline:
-                self.fail("The create of the S3 key pair answered an error and no pair exists; run the task again.")
-            time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+            sent += 1
+            try:
+                return self.client.post(base)
+            except OvhAmbiguousWrite as exc:
+                deadline = time.monotonic() + grace
+                while True:
+                    pairs = sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
+                    if pairs:
+                        pair = dict(pairs[0])
+                        pair["secret"] = (self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True)
+                                          or {}).get("secret")
+                        self.result["adopted"] = True
+                        self.module.warn("The create of the S3 key pair answered %s %s but the pair was created; "
+                                         "it has been adopted." % (exc.http_status or "", exc.message))
+                        return pair
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+                if sent > CREATE_RESEND:
+                    raise
 
     def run(self):
         p = self.params
@@ -195,11 +211,7 @@ class OvhS3Credentials(OvhModule):
             if user.get("status") != "ok" and p["wait"]:
                 self.wait_for("until_ready", lambda: self.client.get_or_none("%s/user/%s" % (self.project_path, uid)),
                               CLOUD_USER, user.get("description") or str(uid))
-            try:
-                state["pair"] = self.client.post(base)
-            except OvhAmbiguousWrite:
-                # Never resent: a pair that appeared is the one this POST created; read its secret.
-                state["pair"] = self.adopt(base)
+            state["pair"] = self.send_create(base)
 
         plan.add("create an S3 key pair for user %s" % (user.get("description") or uid), do_create,
                  after=dict(userId=user.get("openstackId"), tenantId=p["service_name"]))

@@ -1,0 +1,225 @@
+"""Unit tests of the database, storage and network modules' own rules (no HTTP)."""
+
+import pytest
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_database as database
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_database_user as db_user
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_private_network_subnet as subnet
+from ansible_collections.keikolatam.gitops.plugins.modules import ovh_s3_credentials as s3
+from ansible_collections.keikolatam.gitops.plugins.plugin_utils._secret_result import carries_secret
+
+
+class Failed(Exception):
+    pass
+
+
+class FakeAnsible(object):
+    def __init__(self, params):
+        self.params = params
+        self.warnings = []
+        self.check_mode = False
+        self._diff = False
+        self.no_log_values = set()
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+    def debug(self, text):
+        pass
+
+    def fail_json(self, msg, **kwargs):
+        raise Failed(msg)
+
+
+class FakeClient(object):
+    """Answers POSTs from a script (a value, or an exception to raise); GETs from a callable."""
+
+    def __init__(self, posts=(), gets=None):
+        self.posts = list(posts)
+        self.sent = []
+        self.gets = gets or (lambda path: None)
+
+    def post(self, path, body=None, idempotent=False):
+        self.sent.append(("POST", path))
+        answer = self.posts.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def get(self, path, **query):
+        return self.gets(path)
+
+
+def _module(cls, client=None, **params):
+    mod = cls.__new__(cls)
+    mod.params = params
+    mod.module = FakeAnsible(params)
+    mod.result = {"changed": False}
+    mod._client = client
+    return mod
+
+
+def _ambiguous():
+    return OvhAmbiguousWrite("Internal server error", http_status=500, method="POST", path="/x", ambiguous=True)
+
+
+def _conflict():
+    return OvhApiError("User 'app' already exists", http_status=409,
+                       error_class="Client::Conflict::PostgresUserAlreadyExist")
+
+
+@pytest.mark.parametrize("text, norm", [("2:00", "02:00:00"), ("02:00", "02:00:00"), ("23:59:59", "23:59:59"),
+                                        ("24:00", None), ("2h", None), ("12:60", None), ("", None)])
+def test_times_are_normalised_to_the_api_format(text, norm):
+    assert database.normalize_time(text) == norm
+
+
+def test_blocks_and_points_in_time():
+    assert database.normalize_block("203.0.113.7") == "203.0.113.7/32"
+    assert database.normalize_block("10.42.1.2/16") == "10.42.0.0/16"
+    assert database.normalize_block("2001:db8::1") == "2001:db8::1/128"
+    assert database.normalize_block("nope") is None
+    assert database.parse_datetime("2025-01-31T12:00:00Z") is not None
+    assert database.parse_datetime("2025-01-31") is None and database.parse_datetime("yesterday") is None
+    assert database.stringify(True) == "true" and database.stringify(64) == "64"
+
+
+SERVICE = {"id": "s", "description": "pg", "engine": "postgresql", "plan": "business", "flavor": "db1-7",
+           "version": "16", "nodeNumber": 2, "region": "GRA", "disk": {"size": 160, "type": "network-ssd"},
+           "maintenanceTime": "04:00:00", "backups": {"time": "02:00:00", "regions": ["GRA"]},
+           "ipRestrictions": [{"ip": "10.0.0.0/16", "description": "kube", "status": "READY"}],
+           "networkId": None, "subnetId": None}
+
+
+def _db_module(**params):
+    base = dict(id=None, description="pg", engine="postgresql", plan=None, flavor=None, version=None, nodes=None,
+                region=None, network_id=None, subnet_id=None, disk_size=None, backup_time=None, backup_regions=None,
+                maintenance_time=None, ip_restrictions=None, purge_ip_restrictions=True,
+                advanced_configuration=None, deletion_protection=True, fork_from=None, state="present")
+    base.update(params)
+    mod = _module(database.OvhDatabase, **base)
+    mod.validate()
+    return mod
+
+
+def test_update_body_holds_only_what_differs():
+    mod = _db_module(plan="production", nodes="3", disk_size=160, version="16", backup_time="3:00",
+                     ip_restrictions=[{"ip": "10.0.0.0/16", "description": None}])
+    assert mod.update_body(SERVICE) == {"plan": "production", "nodeNumber": 3,
+                                        "backups": {"time": "03:00:00", "regions": ["GRA"]}}
+    assert _db_module(plan="business", nodes=2).update_body(SERVICE) == {}
+
+
+def test_ip_restrictions_purge_or_add():
+    purge = _db_module(ip_restrictions=[{"ip": "192.0.2.1", "description": "vpn"}])
+    assert purge.update_body(SERVICE) == {"ipRestrictions": [{"ip": "192.0.2.1/32", "description": "vpn"}]}
+    add = _db_module(ip_restrictions=[{"ip": "192.0.2.1", "description": "vpn"}], purge_ip_restrictions=False)
+    assert add.update_body(SERVICE)["ipRestrictions"] == [{"ip": "192.0.2.1/32", "description": "vpn"},
+                                                          {"ip": "10.0.0.0/16", "description": "kube"}]
+    same = _db_module(ip_restrictions=[{"ip": "10.0.0.0/16", "description": None}], purge_ip_restrictions=False)
+    assert same.update_body(SERVICE) == {}
+    assert _db_module(ip_restrictions=[]).update_body(SERVICE) == {"ipRestrictions": []}
+
+
+@pytest.mark.parametrize("params, text", [
+    (dict(engine="mysql"), "engine of database service pg cannot be updated"),
+    (dict(region="SBG"), "region of database service pg cannot be updated"),
+    (dict(nodes=[{"region": "DE"}]), "region of database service pg cannot be updated"),
+    (dict(network_id="0c1f8e34-51a2-4d6b-8a3e-7f9b0c2d1e4a", subnet_id="0c1f8e34-51a2-4d6b-8a3e-7f9b0c2d1e4b"),
+     "network_id of database service pg cannot be updated"),
+])
+def test_unchangeable_fields_fail(params, text):
+    with pytest.raises(Failed) as exc:
+        _db_module(**params).check_unchangeable(SERVICE)
+    assert text in str(exc.value)
+
+
+@pytest.mark.parametrize("params, text", [
+    (dict(nodes=True), "not a boolean"), (dict(nodes=0), "at least 1"), (dict(nodes=[{"size": 1}]), "unknown keys"),
+    (dict(nodes=[{"role": "LEADER"}]), "role must be"), (dict(maintenance_time="noon"), "maintenance_time"),
+    (dict(ip_restrictions=[{"ip": "300.1.1.1", "description": None}]), "not an IP"),
+    (dict(network_id="pn-1_2"), "OpenStack ID"),
+    (dict(fork_from={"cluster": "x", "backup_id": "b", "point_in_time": None}), "backup_id must be a UUID"),
+    (dict(fork_from={"cluster": "x", "backup_id": None, "point_in_time": "yesterday"}), "ISO 8601"),
+])
+def test_invalid_input_fails_in_validate(params, text):
+    with pytest.raises(Failed) as exc:
+        _db_module(**params)
+    assert text in str(exc.value)
+
+
+def _user_module(posts, users):
+    client = FakeClient(posts)
+    mod = _module(db_user.OvhDatabaseUser, client, name="app", wait_sleep=0.01, wait=True, wait_timeout=5)
+    mod._cluster = {"id": "c", "status": "READY", "engine": "postgresql"}
+    mod.params["engine"] = "postgresql"
+    mod.params["service_name"] = "p"
+    found = iter(users)
+    mod.find = lambda: next(found)
+    return mod, client
+
+
+def test_user_500_but_created_is_adopted_and_its_password_reset():
+    mod, client = _user_module([_ambiguous()], [{"id": "u", "username": "app"}])
+    user, reset = mod.send_create({"name": "app"})
+    assert user["id"] == "u" and reset is True and len(client.sent) == 1
+    assert mod.result["adopted"] is True and "password reset" in mod.module.warnings[0]
+
+
+def test_user_create_not_applied_is_sent_again():
+    mod, client = _user_module([_ambiguous(), {"id": "u", "password": "p"}], [None] * 50)
+    user, reset = mod.send_create({"name": "app"})
+    assert user == {"id": "u", "password": "p"} and reset is False and len(client.sent) == 2
+
+
+def test_user_500_then_409_is_our_user():
+    mod, client = _user_module([_ambiguous(), _conflict()], [])
+    mod.poll_find = lambda grace: None  # not visible during the grace period: the create is sent again...
+    mod.find = lambda: {"id": "u", "username": "app"}  # ...and answers 409: it was applied after all
+    user, reset = mod.send_create({"name": "app"})
+    assert user["id"] == "u" and reset is True and len(client.sent) == 2
+    assert "then User 'app' already exists" in mod.module.warnings[0]
+
+
+def test_user_409_at_once_is_adopted_without_changing_its_password():
+    mod, client = _user_module([_conflict()], [{"id": "u", "username": "app"}])
+    user, reset = mod.send_create({"name": "app"})
+    assert user["id"] == "u" and reset is False and "without changing its password" in mod.module.warnings[0]
+
+
+def test_user_other_errors_are_not_adopted():
+    mod, _ = _user_module([OvhApiError("bad", http_status=400)], [{"id": "u"}])
+    with pytest.raises(OvhApiError):
+        mod.send_create({"name": "app"})
+
+
+def test_s3_pair_of_an_ambiguous_create_is_adopted_with_its_secret():
+    calls = {"list": 0}
+
+    def gets(path):
+        calls["list"] += 1
+        return [{"access": "a1", "tenantId": "t", "userId": "u"}]
+
+    client = FakeClient([_ambiguous(), {"secret": "s3cr3t"}], gets)
+    mod = _module(s3.OvhS3Credentials, client, wait_sleep=0.01)
+    pair = mod.send_create("/base")
+    assert pair == {"access": "a1", "tenantId": "t", "userId": "u", "secret": "s3cr3t"}
+    assert client.sent == [("POST", "/base"), ("POST", "/base/a1/secret")] and mod.result["adopted"]
+
+
+def test_subnet_pool_defaults_and_checks():
+    mod = _module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.7.9/16", start=None, end=None)
+    mod.validate()
+    assert mod.params["cidr"] == "10.42.0.0/16" and mod.pool == ("10.42.0.2", "10.42.255.254")
+    with pytest.raises(Failed):
+        _module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.0.0/16", start="10.43.0.1", end=None).validate()
+    with pytest.raises(Failed):
+        _module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.0.0/16", start="10.42.0.9", end="10.42.0.3").validate()
+
+
+def test_results_carrying_a_secret_are_recognised():
+    assert carries_secret({"user": {"username": "app", "password": "x"}})
+    assert carries_secret({"credentials": [{"secret": "y"}]})
+    assert not carries_secret({"user": {"username": "app", "password": None}})
+    assert not carries_secret({"user": {"password": ""}, "reset_password": False})
