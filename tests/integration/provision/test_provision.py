@@ -45,6 +45,14 @@ def assert_no_change(run):
     assert run.writes == [], run.writes
 
 
+def test_a_location_instead_of_a_region_is_refused_before_any_write(sandbox):
+    run = sandbox.playbook("site.yml", "inventories/sandbox", "-e", "keiko_region=GRA")
+    assert run.rc != 0, run.summary()
+    assert run.writes == []
+    failed = [result for name, result in run.tasks() if result.get("failed")]
+    assert len(failed) == 1 and "GRA11" in failed[0]["msg"] and "location" in failed[0]["msg"], run.summary()
+
+
 def test_site_converges_from_nothing(sandbox):
     run = sandbox.playbook("site.yml")
     assert run.rc == 0, run.summary()
