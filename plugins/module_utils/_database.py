@@ -94,7 +94,9 @@ class OvhDatabaseChildModule(OvhModule):
             if is_uuid(ref):
                 svc = get_service(self.client, self.project_path, ref)
             if svc is None:
-                found = find_services(self.client, self.project_path, description=ref)
+                # The services of this engine first; another engine's only to say why it does not fit.
+                named = find_services(self.client, self.project_path, description=ref)
+                found = [s for s in named if s.get("engine") == engine] or named
                 if len(found) > 1:
                     self.fail("%d database services have the description %r; set cluster to the ID of one of "
                               "them (%s)." % (len(found), ref, ", ".join(sorted(s["id"] for s in found))))

@@ -20,7 +20,7 @@ description:
   - The password is returned only when the user is created and when O(reset_password=true). A task result
     that carries a password is hidden from the output (as with C(no_log)), but C(register) still receives it.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

@@ -17,7 +17,7 @@ description:
   - The registry is identified by O(name), or by O(id) (which allows renaming it).
   - The plan changes in place (C(PUT .../plan)); the region cannot change.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

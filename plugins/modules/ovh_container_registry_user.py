@@ -18,7 +18,7 @@ description:
     that carries a password is hidden from the output (as with C(no_log)), but C(register) still receives it.
   - The API cannot change a user; a different O(email) fails (delete and create the user again).
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

@@ -21,7 +21,7 @@ description:
     O(deletion_protection=false).
   - Options that are not set are left as they are on an existing service.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

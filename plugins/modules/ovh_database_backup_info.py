@@ -15,7 +15,7 @@ description:
   - List the backups of a managed database service, oldest first, and its point-in-time recovery window,
     what M(keikolatam.gitops.ovh_database) can fork a new service from (O(keikolatam.gitops.ovh_database#module:fork_from)).
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

@@ -18,7 +18,7 @@ description:
     C(403 Service database '...' does not exist); the module waits for the service and retries within
     O(wait_timeout).
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

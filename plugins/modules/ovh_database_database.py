@@ -16,7 +16,7 @@ description:
   - A database has nothing to update; it exists or it does not.
   - A create that answers 500 although the database was created is adopted, never duplicated.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

@@ -17,7 +17,7 @@ description:
     configuration.
   - Never changes anything; passwords are never returned (the API does not show them after creation).
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

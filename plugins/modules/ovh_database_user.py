@@ -20,7 +20,7 @@ description:
     retry) ends with the user adopted, never duplicated; as nobody received its password, the module
     resets it once and returns the new one.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

@@ -20,7 +20,7 @@ description:
     M(keikolatam.gitops.ovh_kube_cluster) (private network) and M(keikolatam.gitops.ovh_database)
     (O(keikolatam.gitops.ovh_database#module:network_id)) take.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

@@ -19,7 +19,7 @@ description:
   - Returns the subnet's ID and the network's OpenStack ID in the region, which is what
     M(keikolatam.gitops.ovh_kube_cluster) and M(keikolatam.gitops.ovh_database) take.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

@@ -22,7 +22,7 @@ description:
     with versioning (keep overwritten or deleted backups) and encryption at rest, which Swift containers do
     not offer through the API.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project

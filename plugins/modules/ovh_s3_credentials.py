@@ -19,7 +19,7 @@ description:
     (as with C(no_log)), but C(register) still receives it.
   - O(state=absent) deletes the key pair named by O(access), or every key pair of the user without it.
 author:
-  - Keiko Latam platform team
+  - Keiko Latam platform team (@keikolatam)
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
