@@ -28,6 +28,7 @@ options:
   region:
     description:
       - Only the flavors of this region (C(GET .../capabilities/kube/flavors?region=)).
+      - A region that is not a Managed Kubernetes region of the project fails, with RV(regions) in the result.
     type: str
   cluster:
     description:
@@ -65,7 +66,7 @@ EXAMPLES = r"""
 RETURN = r"""
 regions:
   description: The regions where a cluster can be created.
-  returned: always
+  returned: always, also when O(region) is not one of them
   type: list
   elements: str
   sample: [GRA11, GRA9, SBG5, BHS5, WAW1, DE1, UK1]
@@ -124,6 +125,11 @@ class OvhKubeCapabilitiesInfo(KubeModule):
     def run(self):
         caps = self.project_path + "/capabilities/kube"
         self.result["regions"] = sorted(self.client.get(caps + "/regions") or [])
+        region = self.params["region"]
+        if region and region not in self.result["regions"]:
+            self.fail("%s is not a Managed Kubernetes region of project %s (a location such as GRA is not a region); "
+                      "the regions are: %s." % (region, self.params["service_name"],
+                                                ", ".join(self.result["regions"]) or "none"))
         self.result["admission_plugins"] = sorted(self.client.get(caps + "/admissionplugins") or [])
         if self.params["cluster"]:
             cluster = self.require_cluster(self.params["cluster"])
