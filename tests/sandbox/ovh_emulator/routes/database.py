@@ -224,7 +224,7 @@ def _normalize_ip(ctx, ip: str) -> str:
 def _check_plan(ctx, plan: str, flavor: str, nodes: int, region: str | None, version: str) -> None:
     if plan not in PLANS:
         raise invalid_data(f"Plan {plan} does not exist (available: {', '.join(PLANS)})", ctx.request_id)
-    lo, hi, _, _, flavors = PLANS[plan]
+    lo, hi, _retention, _order, flavors = PLANS[plan]
     if flavor not in FLAVORS:
         raise invalid_data(f"Flavor {flavor} does not exist", ctx.request_id)
     if flavor not in flavors:
@@ -317,7 +317,7 @@ def capabilities(ctx, serviceName):
                      "storage": s, "tags": []} for n, (c, m, s, o) in FLAVORS.items()],
         "options": [],
         "plans": [{"backupRetention": f"P{r}D", "description": f"{n} plan", "lifecycle": dict(lifecycle_stable),
-                   "name": n, "order": o, "tags": []} for n, (_, _, r, o, _) in PLANS.items()],
+                   "name": n, "order": o, "tags": []} for n, (_lo, _hi, r, o, _flavors) in PLANS.items()],
         "regions": list(REGIONS),
     }
 
@@ -327,7 +327,7 @@ def availability(ctx, serviceName):
     ctx.project(serviceName)
     out = []
     life = {"endOfLife": None, "endOfSale": None, "startDate": "2021-06-01", "status": "STABLE"}
-    for plan, (lo, hi, retention, _, flavors) in PLANS.items():
+    for plan, (lo, hi, retention, _order, flavors) in PLANS.items():
         for flavor in flavors:
             base = FLAVORS[flavor][2]
             storage = {"maximum": {"unit": "GB", "value": 3 * base}, "minimum": {"unit": "GB", "value": base},
@@ -527,7 +527,7 @@ def update_pg(ctx, serviceName, clusterId):
     if nodes != len(svc["nodes"]):
         changed = True
         if nodes > len(svc["nodes"]):
-            svc["nodes"] += [_node(ctx, svc, flavor, svc["region"], None) for _ in range(nodes - len(svc["nodes"]))]
+            svc["nodes"] += [_node(ctx, svc, flavor, svc["region"], None) for _i in range(nodes - len(svc["nodes"]))]
         else:
             svc["nodes"] = svc["nodes"][:nodes]
     svc.update(plan=plan, flavor=flavor, version=version)
@@ -886,7 +886,7 @@ def put_advanced(ctx, serviceName, clusterId):
         spec = ADVANCED_BY_NAME.get(key)
         if spec is None:
             raise invalid_data(f"Unknown advanced configuration property {key}", ctx.request_id)
-        _, typ, _, lo, hi, values = spec
+        _name, typ, _desc, lo, hi, values = spec
         try:
             if typ == "long":
                 num = int(value)

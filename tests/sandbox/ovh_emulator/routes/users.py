@@ -92,7 +92,7 @@ def role_catalogue(ctx, serviceName):
     return {
         "roles": [role_object(n) for n in ROLES],
         "services": [{"name": svc, "permissions": [
-            {"label": f"{svc}:*", "roles": [n for n, (_, perms) in ROLES.items()
+            {"label": f"{svc}:*", "roles": [n for n, (_desc, perms) in ROLES.items()
                                             if "*" in perms or any(p.startswith(svc + ":") for p in perms)]}]}
             for svc in SERVICES],
     }

@@ -189,7 +189,7 @@ def test_user_409_at_once_is_adopted_without_changing_its_password():
 
 
 def test_user_other_errors_are_not_adopted():
-    mod, _ = _user_module([OvhApiError("bad", http_status=400)], [{"id": "u"}])
+    mod = _user_module([OvhApiError("bad", http_status=400)], [{"id": "u"}])[0]
     with pytest.raises(OvhApiError):
         mod.send_create({"name": "app"})
 
