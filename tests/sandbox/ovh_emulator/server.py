@@ -28,7 +28,7 @@ from .ids import Ids
 from .localkube_bridge import LocalKube
 from .reqlog import RequestLog, redact
 from .routing import REGISTRY
-from .schema import MSG_BAD_JSON, Schema, load_schema
+from .schema import MSG_BAD_JSON, Schema, load_documents, load_schema
 from .store import Store, atomic_write_json
 
 API_PREFIXES = ("/1.0", "/v1")
@@ -65,6 +65,8 @@ class Emulator:
         self.faults = FaultInjector(self.settings)
         self.schema: Schema = load_schema(
             mirror=mirror, enum_overrides={"cloud.kube.VersionEnum": list(catalog.KUBE_VERSIONS)})
+        self.mirror = mirror
+        self._schema_payload: bytes | None = None
         self.log = RequestLog(self.state_dir / "requests.jsonl")
         self.auth = Authenticator(self.creds, self.settings, self.store)
         self.localkube = LocalKube(kubeconfig) if kubeconfig else None
@@ -189,6 +191,12 @@ class Emulator:
         length = int(h.headers.get("Content-Length") or 0)
         raw_body = h.rfile.read(length) if length > 0 else b""
         body_text = raw_body.decode("utf-8", errors="replace")
+
+        if method in ("GET", "HEAD") and path in ("/1.0/cloud.json", "/v1/cloud.json"):
+            # The API serves its own schema, unauthenticated (clients read enums such as the
+            # installable Kubernetes versions from it); the emulator's enum overrides apply.
+            self._send(h, Answer(200, raw=self.schema_payload()), self.ids.query_id(0))
+            return
 
         if path == "/_emulator" or path.startswith("/_emulator/"):
             try:
@@ -328,6 +336,16 @@ class Emulator:
                            "error": f"{type(exc).__name__}: {exc}"}
                     self.effect_errors.append(rec)
                     print(f"ovh-emulator: side effect failed: {rec}", file=sys.stderr, flush=True)
+
+    def schema_payload(self) -> bytes:
+        if self._schema_payload is None:
+            doc = load_documents(("cloud.json",), self.mirror)[0]
+            models = dict(doc.get("models", {}))
+            for name, values in self.schema.enum_overrides.items():
+                if name in models:
+                    models[name] = dict(models[name], enum=list(values))
+            self._schema_payload = json.dumps(dict(doc, models=models)).encode("utf-8")
+        return self._schema_payload
 
     def _send(self, h: "_Handler", ans: Answer, qid: str) -> None:
         data = ans.payload()
