@@ -202,3 +202,24 @@ def test_walk_every_database_route(ovh_emulator):
     hit = {(e["method"], e["operation"]) for e in emu.requests() if e.get("operation") and e["status"] == 200}
     assert sorted(served - hit) == []
     assert emu.violations() == []
+
+
+def test_a_network_or_subnet_used_by_a_service_cannot_be_deleted(ovh_emulator):
+    c = ovh_emulator.ovh_client()
+    nets = f"/cloud/project/{ovh_emulator.service_name}/network/private"
+    net = c.post(nets, name="db-net", regions=["GRA7"], vlanId=7)
+    npath = f"{nets}/{net['id']}"
+    wait_for(lambda: c.get(npath)["status"] == "ACTIVE", timeout=10)
+    sub = c.post(npath + "/subnet", dhcp=True, start="10.7.0.2", end="10.7.0.254", network="10.7.0.0/24",
+                 noGateway=False, region="GRA7")
+    os_id = c.get(npath)["regions"][0]["openstackId"]
+    with pytest.raises(BadParametersError):  # a subnet of another network
+        _create(ovh_emulator, c, networkId=os_id, subnetId="0c1f8e34-51a2-4d6b-8a3e-7f9b0c2d1e4a")
+    svc = _create(ovh_emulator, c, networkId=os_id, subnetId=sub["id"])
+    assert svc["networkType"] == "private" and svc["endpoints"][0]["domain"].startswith("private-")
+    with pytest.raises(BadParametersError) as exc:
+        c.delete(npath + f"/subnet/{sub['id']}")
+    assert "used by database service(s) " + svc["id"] in str(exc.value)
+    with pytest.raises(BadParametersError) as exc:
+        c.delete(npath)
+    assert "used by database service(s) " + svc["id"] in str(exc.value)

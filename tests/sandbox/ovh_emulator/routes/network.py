@@ -117,6 +117,10 @@ def delete_network(ctx, serviceName, networkId):
     users = _users(ctx, proj, n)
     if users:
         raise BadRequest(f"Private network {networkId} is used by Managed Kubernetes cluster(s) {', '.join(users)}")
+    os_ids = {r["openstackId"] for r in n["regions"]}
+    dbs = sorted(cid for cid, rec in proj.get("databases", {}).items() if rec["svc"].get("networkId") in os_ids)
+    if dbs:
+        raise BadRequest(f"Private network {networkId} is used by database service(s) {', '.join(dbs)}")
     begin(n, "DELETING", "DELETED", ctx.now, ctx.transition, action="delete")
     return None
 
@@ -176,6 +180,9 @@ def delete_subnet(ctx, serviceName, networkId, subnetId):
                    if subnetId in (c.get("nodesSubnetId"), c.get("loadBalancersSubnetId")))
     if users:
         raise BadRequest(f"Subnet {subnetId} is used by Managed Kubernetes cluster(s) {', '.join(users)}")
+    dbs = sorted(cid for cid, rec in proj.get("databases", {}).items() if rec["svc"].get("subnetId") == subnetId)
+    if dbs:
+        raise BadRequest(f"Subnet {subnetId} is used by database service(s) {', '.join(dbs)}")
     del n["subnets"][subnetId]
     ctx.touch(subnetId)
     return None
