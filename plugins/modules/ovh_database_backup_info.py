@@ -20,6 +20,11 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh_database
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
+    support: full
+    details: The module changes nothing.
 options:
   status:
     description:

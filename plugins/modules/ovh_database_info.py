@@ -21,6 +21,11 @@ author:
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
+    support: full
+    details: The module changes nothing.
 options:
   cluster:
     description:

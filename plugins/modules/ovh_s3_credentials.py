@@ -24,6 +24,14 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
+    support: full
+    details: Nothing is created or deleted, and no secret is read (O(fetch_secret) is ignored).
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
 options:
   user:
     description:
@@ -196,7 +204,8 @@ class OvhS3Credentials(OvhModule):
             return
         if pairs:
             pair = dict(pairs[0])
-            if p["fetch_secret"]:
+            if p["fetch_secret"] and not self.module.check_mode:
+                # A POST that changes nothing; still, check mode sends no POST at all.
                 answer = self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True) or {}
                 pair["secret"] = answer.get("secret")
             self.result["credentials"] = pair
