@@ -178,6 +178,32 @@ def test_inventory_plugin_lists_the_sandbox(sandbox, tmp_path):
     assert hostvars["postgresql/" + CLUSTER_NAME]["ovh_engine"] == "postgresql"
 
 
+def test_inventory_plugin_constructs_groups_and_caches(sandbox, tmp_path):
+    config = tmp_path / "cached.ovh_cloud.yml"
+    config.write_text(yaml.safe_dump({
+        "plugin": "keikolatam.gitops.ovh_cloud",
+        "include": ["clusters", "databases"],
+        "keyed_groups": [{"key": "ovh_kind", "prefix": "kind"}],
+        "groups": {"pg": "ovh_engine | default('') == 'postgresql'"},
+        "compose": {"api_url": "'https://' ~ ovh_resource.url if ovh_kind == 'cluster' else 'none'"},
+        "cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "cache"),
+        "cache_timeout": 600}))
+    first = sandbox.inventory(config, "--list")
+    assert first.rc == 0, first.stderr
+    assert first.api_requests, "the first run did not read the API"
+    second = sandbox.inventory(config, "--list")
+    assert second.rc == 0, second.stderr
+    assert second.api_requests == [], "the cached run read the API again"
+    inv = json.loads(second.stdout)
+    assert inv["kind_cluster"]["hosts"] == [CLUSTER_NAME]
+    assert inv["kind_database"]["hosts"] == inv["pg"]["hosts"] == ["postgresql/" + CLUSTER_NAME]
+    assert "ovh_nodepools" not in inv and "ovh_nodes" not in inv
+    url = inv["_meta"]["hostvars"][CLUSTER_NAME]["api_url"]
+    assert (url.get("__ansible_unsafe") if isinstance(url, dict) else url).startswith("https://")
+    flushed = sandbox.inventory(config, "--list", "--flush-cache")
+    assert flushed.rc == 0 and flushed.api_requests
+
+
 def test_destroy_production_needs_the_confirmation_before_any_request(sandbox):
     for extra in ([], ["-e", "confirm_destroy=staging"]):
         run = sandbox.playbook("playbooks/destroy.yml", "inventories/production", *extra)
