@@ -206,7 +206,15 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Create a cluster in GRA11 on a private network
+- name: A subnet for the nodes on a private network
+  keikolatam.gitops.ovh_private_network_subnet:
+    service_name: "{{ ovh_project_id }}"
+    network: keiko-staging
+    region: GRA11
+    cidr: 10.0.0.0/16
+  register: subnet
+
+- name: Create a cluster in GRA11 on that private network
   keikolatam.gitops.ovh_kube_cluster:
     service_name: "{{ ovh_project_id }}"
     name: keiko-staging
@@ -214,8 +222,8 @@ EXAMPLES = r"""
     version: "1.29"
     update_policy: MINIMAL_DOWNTIME
     kube_proxy_mode: ipvs
-    private_network_id: "{{ network.openstack_id }}"
-    nodes_subnet_id: "{{ subnet.id }}"
+    private_network_id: "{{ subnet.openstack_id }}"
+    nodes_subnet_id: "{{ subnet.subnet.id }}"
     private_network_configuration:
       default_vrack_gateway: 10.0.0.1
       private_network_routing_as_default: true
@@ -250,7 +258,7 @@ EXAMPLES = r"""
     name: keiko-staging
     action: reset
     worker_nodes_policy: reinstall
-    nodes_subnet_id: "{{ new_subnet.id }}"
+    nodes_subnet_id: "{{ new_subnet.subnet.id }}"
 
 - name: Delete the cluster
   keikolatam.gitops.ovh_kube_cluster:
