@@ -70,8 +70,12 @@ class Run(object):
     def summary(self):
         lines = ["rc=%s (%.0fs)" % (self.rc, self.seconds)]
         for name, result in self.tasks():
-            state = "FAILED" if result.get("failed") else ("changed" if result.get("changed") else
-                                                         ("skipped" if result.get("skipped") else "ok"))
+            if result.get("failed"):
+                state = "FAILED"
+            elif result.get("changed"):
+                state = "changed"
+            else:
+                state = "skipped" if result.get("skipped") else "ok"
             lines.append("  %-8s %s%s" % (state, name, (": " + str(result.get("msg"))[:300]) if result.get("failed") else ""))
         if not self.data:
             lines.append(self.stdout[-4000:])

@@ -186,8 +186,9 @@ def _commands(c: Cluster, bins: dict[str, Path], p: dict[str, Path]) -> dict[str
     etcd_url = f"https://127.0.0.1:{ports['etcd']}"
     peer_url = f"https://127.0.0.1:{ports['etcd-peer']}"
     kc = d / "kubeconfigs"
-    common_auth = lambda conf: [f"--kubeconfig={conf}", f"--authentication-kubeconfig={conf}",
-                                f"--authorization-kubeconfig={conf}"]
+    def common_auth(conf):
+        return [f"--kubeconfig={conf}", f"--authentication-kubeconfig={conf}", f"--authorization-kubeconfig={conf}"]
+
     return {
         "etcd": [
             str(bins["etcd"]), "--name=localkube", f"--data-dir={d / 'etcd'}",
