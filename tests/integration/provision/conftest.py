@@ -109,7 +109,8 @@ class Sandbox(object):
     def _run(self, cmd, env=None):
         since = self.last_seq()
         started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=str(REPO), env=self.env(env), capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, cwd=str(REPO), env=self.env(env), capture_output=True, text=True, timeout=900,
+                              check=False)
         seconds = time.monotonic() - started
         return Run(proc, self.emu.requests(since=since), seconds)
 

@@ -69,7 +69,7 @@ def test_signed_request_reaches_the_url_endpoint(server):
     server.answers = [(200, {"id": "x"})]
     client, dummy = make_client(server.url)
     assert client.get("/cloud/project/p/kube/x") == {"id": "x"}
-    method, path, _, headers = server.seen[0]
+    method, path, dummy, headers = server.seen[0]
     assert (method, path) == ("GET", "/1.0/cloud/project/p/kube/x")
     assert headers["X-Ovh-Signature"].startswith("$1$")
     assert headers["X-Ovh-Application"] == "ak"
