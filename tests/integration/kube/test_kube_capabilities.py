@@ -1,14 +1,15 @@
-"""ovh_kube_capabilities_info where the endpoint does not serve its schema (the rest is in the integration targets)."""
+"""ovh_kube_capabilities_info reads the installable versions from the API's own schema (the rest is in the
+integration targets)."""
 
 from conftest import TRANSITION, Step, run_steps
 
 from ovh_emulator.testing import EmulatorProcess
 
 
-def test_versions_without_a_served_schema_are_null_with_a_warning(tmp_path):
-    # The emulator does not serve /1.0/cloud.json (the real API does): that GET is its only
-    # request outside the schema, so this emulator does not check the requests' conformance.
-    with EmulatorProcess(state_dir=tmp_path / "emulator", transition_seconds=TRANSITION) as emu:
-        run = run_steps(emu, tmp_path, [Step("caps", "ovh_kube_capabilities_info", {})])
-    assert run["caps"]["versions"] is None and any("cloud.json" in w for w in run["caps"]["warnings"])
-    assert [e["path"] for e in run.requests["caps"]][-1] == "/1.0/cloud.json"
+def test_versions_come_from_the_schema_the_endpoint_serves(tmp_path):
+    # The emulator serves GET /1.0/cloud.json as the API does, with the versions it accepts.
+    with EmulatorProcess(state_dir=tmp_path / "emulator", transition_seconds=TRANSITION,
+                         check_requests=True) as emu:
+        run = run_steps(emu, tmp_path, [Step("caps", "ovh_kube_capabilities_info", {"region": "GRA11"})])
+    assert run["caps"]["versions"] == ["1.30", "1.31", "1.32", "1.33"]
+    assert not [w for w in run["caps"].get("warnings", []) if "cloud.json" in w]
