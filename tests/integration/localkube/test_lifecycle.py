@@ -17,7 +17,7 @@ SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(SANDBOX))
     return subprocess.run([sys.executable, "-m", "localkube", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 def test_build_is_cached():
@@ -93,7 +93,7 @@ def test_up_idempotent_status_down(tmp_path):
         assert json.loads(status.stdout)["up"] is True
 
         nodes = subprocess.run(["kubectl", f"--kubeconfig={data_dir / 'kubeconfig'}", "get", "nodes", "--no-headers"],
-                               capture_output=True, text=True, timeout=30)
+                               capture_output=True, text=True, timeout=30, check=False)
         assert nodes.returncode == 0 and " Ready " in nodes.stdout, nodes.stdout + nodes.stderr
     finally:
         down = cli("down", "--data-dir", str(data_dir))

@@ -120,7 +120,7 @@ def _spawn(cluster: Cluster, name: str, argv: list[str]) -> None:
                                 cwd=cluster.data_dir, env=_child_env(cluster.data_dir),
                                 start_new_session=True, close_fds=True)
     start = None
-    for _ in range(50):
+    for dummy in range(50):
         start = _proc_start_time(proc.pid)
         if start is not None:
             break
@@ -140,7 +140,7 @@ def _log_tail(data_dir: Path, name: str, lines: int = 25) -> str:
 def _free_ports(n: int) -> list[int]:
     socks = []
     try:
-        for _ in range(n):
+        for dummy in range(n):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
@@ -186,6 +186,7 @@ def _commands(c: Cluster, bins: dict[str, Path], p: dict[str, Path]) -> dict[str
     etcd_url = f"https://127.0.0.1:{ports['etcd']}"
     peer_url = f"https://127.0.0.1:{ports['etcd-peer']}"
     kc = d / "kubeconfigs"
+
     def common_auth(conf):
         return [f"--kubeconfig={conf}", f"--authentication-kubeconfig={conf}", f"--authorization-kubeconfig={conf}"]
 
@@ -405,14 +406,14 @@ def _down(data_dir: Path, timeout: float, echo) -> list[int]:
     entries = [(n, cluster.pids[n]) for n in reversed(ORDER) if cluster and n in cluster.pids]
     live = [(n, e) for n, e in entries if _alive(e)]
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        for _, e in live:
+        for dummy, e in live:
             try:
                 os.killpg(e["pid"], sig)  # each component leads its own session/process group
             except ProcessLookupError:
                 pass
         end = time.monotonic() + wait
         while live and time.monotonic() < end:
-            for _, e in live:
+            for dummy, e in live:
                 _reap(e["pid"])
             live = [(n, e) for n, e in live if _alive(e)]
             if live:
@@ -422,7 +423,7 @@ def _down(data_dir: Path, timeout: float, echo) -> list[int]:
     if live:
         raise LocalkubeError(f"processes survived SIGKILL: {[(n, e['pid']) for n, e in live]}; kept {data_dir}")
     shutil.rmtree(data_dir)
-    stopped = [e["pid"] for _, e in entries]
+    stopped = [e["pid"] for dummy, e in entries]
     echo(f"localkube down: stopped {len(stopped)} processes, removed {data_dir}")
     return stopped
 

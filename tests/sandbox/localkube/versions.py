@@ -42,7 +42,7 @@ def version_key() -> str:
 
 def staging_version(kube_version: str = KUBERNETES_VERSION) -> str:
     """k8s.io/kubernetes v1.33.13 publishes its staging modules (k8s.io/api, ...) as v0.33.13."""
-    major, _, rest = kube_version.lstrip("v").partition(".")
+    major, dummy, rest = kube_version.lstrip("v").partition(".")
     if major != "1":
         raise ValueError(f"unexpected Kubernetes version {kube_version}")
     return f"v0.{rest}"
