@@ -104,7 +104,7 @@ class _Logger:
     def run(self, argv: list[str], cwd: Path, env: dict[str, str]) -> str:
         self.fh.write(f"$ (cd {cwd} && {' '.join(argv)})\n")
         self.fh.flush()
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
         self.fh.write(proc.stdout)
         self.fh.flush()
         if proc.returncode != 0:
@@ -183,7 +183,7 @@ def _build_etcd(log: _Logger, go: str, env, work: Path, out_bin: Path) -> None:
     mod = work / "etcd"
     mod.mkdir()
     info = _mod_download(log, go, env, work, f"go.etcd.io/etcd/server/v3@{V.ETCD_VERSION}")
-    go_version, _ = _parse_gomod(Path(info["GoMod"]).read_text())
+    go_version = _parse_gomod(Path(info["GoMod"]).read_text())[0]
     (mod / "go.mod").write_text(
         f"module localkube.build/etcd\n\ngo {go_version}\n\nrequire go.etcd.io/etcd/server/v3 {V.ETCD_VERSION}\n",
         encoding="utf-8",
@@ -254,7 +254,7 @@ def _build(echo) -> dict[str, Path]:
     try:
         go = find_go()
         env = go_env()
-        gov = subprocess.run([go, "version"], env=env, capture_output=True, text=True).stdout.strip()
+        gov = subprocess.run([go, "version"], env=env, capture_output=True, text=True, check=False).stdout.strip()
         log.say(f"building {key} with {gov}; log {log.path}")
         plan = [("etcd", _build_etcd), ("kwok", _build_kwok)]
         if download:
