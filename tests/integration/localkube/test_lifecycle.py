@@ -58,6 +58,7 @@ replace (
 
 
 def _pids_alive(pids: list[int]) -> list[int]:
+    """The pids still running (zombies count as gone)."""
     alive = []
     for pid in pids:
         try:
@@ -67,6 +68,19 @@ def _pids_alive(pids: list[int]) -> list[int]:
         if state not in ("Z", "X"):
             alive.append(pid)
     return alive
+
+
+def _in_proc_table(entries: dict) -> list[int]:
+    """The recorded processes still in the process table in any state (same pid and start time)."""
+    left = []
+    for e in entries.values():
+        try:
+            stat = Path(f"/proc/{e['pid']}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[19]) == e["start"]:
+            left.append(e["pid"])
+    return left
 
 
 def test_up_idempotent_status_down(tmp_path):
@@ -99,6 +113,7 @@ def test_up_idempotent_status_down(tmp_path):
         down = cli("down", "--data-dir", str(data_dir))
     assert down.returncode == 0, down.stderr
     assert _pids_alive(pids) == []
+    assert _in_proc_table(st["pids"]) == []  # not even a zombie
     assert not data_dir.exists()
     status = cli("status", "--data-dir", str(data_dir))
     assert status.returncode == 1 and json.loads(status.stdout)["up"] is False

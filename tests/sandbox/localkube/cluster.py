@@ -99,6 +99,15 @@ def _alive(entry: dict) -> bool:
     return start is not None and start == entry.get("start")
 
 
+def _in_proc_table(entry: dict) -> bool:
+    """Is the pid, as started by us (same start time), still in the process table, even as a zombie?"""
+    try:
+        stat = Path(f"/proc/{entry['pid']}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return int(stat[stat.rindex(")") + 2:].split()[19]) == entry.get("start")
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)
@@ -422,6 +431,16 @@ def _down(data_dir: Path, timeout: float, echo) -> list[int]:
             break
     if live:
         raise LocalkubeError(f"processes survived SIGKILL: {[(n, e['pid']) for n, e in live]}; kept {data_dir}")
+    # Dead but not yet reaped (zombies of init, when `up` ran in another process): give the reaper
+    # a moment so that nothing of ours is left in the process table when we return.
+    end = time.monotonic() + 5.0
+    while time.monotonic() < end:
+        left = [e["pid"] for _, e in entries if _in_proc_table(e)]
+        for pid in left:
+            _reap(pid)
+        if not left:
+            break
+        time.sleep(0.05)
     shutil.rmtree(data_dir)
     stopped = [e["pid"] for dummy, e in entries]
     echo(f"localkube down: stopped {len(stopped)} processes, removed {data_dir}")

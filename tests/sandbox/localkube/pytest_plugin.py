@@ -22,6 +22,7 @@ def _echo(msg: str) -> None:
 
 @pytest.fixture(scope="session")
 def localkube(tmp_path_factory):
+    """A running localkube cluster for the whole session (``.kubeconfig``, ``.server``, ``.env``)."""
     from .cluster import down, up
 
     data_dir = tmp_path_factory.mktemp("localkube") / "cluster"
