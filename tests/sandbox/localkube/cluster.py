@@ -435,7 +435,7 @@ def _down(data_dir: Path, timeout: float, echo) -> list[int]:
     # a moment so that nothing of ours is left in the process table when we return.
     end = time.monotonic() + 5.0
     while time.monotonic() < end:
-        left = [e["pid"] for _, e in entries if _in_proc_table(e)]
+        left = [e["pid"] for _name, e in entries if _in_proc_table(e)]
         for pid in left:
             _reap(pid)
         if not left:
