@@ -13,9 +13,9 @@ if [ ! -f "$venv/.complete" ]; then
   reqs=$("$repo/.venv/bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
   "$venv/bin/pip" install -q --upgrade pip
   # One resolver run over every sanity test's pins plus the collection's own imports.
-  "$venv/bin/pip" install -q "ansible-core==$core_version" \
-    $(for f in "$reqs"/sanity.*.txt; do printf -- '-r %s ' "$f"; done) \
-    -r "$repo/requirements.txt"
+  req_args=()
+  for f in "$reqs"/sanity.*.txt; do req_args+=(-r "$f"); done
+  "$venv/bin/pip" install -q "ansible-core==$core_version" "${req_args[@]}" -r "$repo/requirements.txt"
   touch "$venv/.complete"
 fi
 # ansible-test bootstraps pip in its per-test venvs with a script it downloads from a host

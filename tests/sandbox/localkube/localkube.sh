@@ -8,5 +8,6 @@ py="${KEIKO_PYTHON:-}"
 if [[ -z "$py" ]]; then
   if [[ -x "$cache/venv/bin/python" ]]; then py="$cache/venv/bin/python"; else py="$(command -v python3)"; fi
 fi
-export PYTHONPATH="$(dirname "$here")${PYTHONPATH:+:$PYTHONPATH}"
+PYTHONPATH="$(dirname "$here")${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH
 exec "$py" -m localkube "$@"
