@@ -119,3 +119,38 @@ def test_up_idempotent_status_down(tmp_path):
     assert status.returncode == 1 and json.loads(status.stdout)["up"] is False
     # down on nothing is fine too
     assert cli("down", "--data-dir", str(data_dir)).returncode == 0
+
+
+def test_watchdog_stops_cluster_when_owner_dies(tmp_path):
+    """A pytest session killed before teardown must not leave a cluster behind."""
+    data_dir = tmp_path / "owned"
+    with subprocess.Popen(["sleep", "600"]) as owner:
+        try:
+            c = cluster.up(data_dir, default_nodes=0, owner_pid=owner.pid, echo=lambda m: None)
+            st = json.loads((data_dir / "state.json").read_text())
+            assert cluster.WATCHDOG in st["pids"]
+            assert len(_pids_alive([e["pid"] for e in st["pids"].values()])) == len(cluster.ORDER) + 1
+            assert cluster.status(data_dir)["up"] is True
+            assert c.kubeconfig.exists()
+        finally:
+            owner.kill()
+    deadline = time.monotonic() + 60
+    while data_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not data_dir.exists(), "watchdog did not bring the cluster down"
+    pids = [e["pid"] for e in st["pids"].values()]
+    end = time.monotonic() + 10  # the watchdog exits right after removing the directory
+    while _pids_alive(pids) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert _pids_alive(pids) == []
+    # up() ran in this process, so the stopped components are our zombies (the watchdog cannot reap
+    # them); reap them, then nothing may be left.
+    for e in st["pids"].values():
+        try:
+            os.waitpid(e["pid"], os.WNOHANG)
+        except ChildProcessError:
+            pass
+    end = time.monotonic() + 10
+    while _in_proc_table(st["pids"]) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert _in_proc_table(st["pids"]) == []

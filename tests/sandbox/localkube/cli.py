@@ -69,6 +69,9 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("pool")
     p.add_argument("flavor")
     p.add_argument("count", type=int)
+    p = with_dir(sub.add_parser("watchdog", help=argparse.SUPPRESS))
+    p.add_argument("--owner-pid", type=int, required=True)
+    p.add_argument("--owner-start", type=int, required=True)
     p = with_dir(sub.add_parser("crds", help="apply upstream CRDs from the mirror"))
     p.add_argument("names", nargs="*", help="file stems or CRD names (default: all)")
 
@@ -103,6 +106,8 @@ def _main(argv: list[str] | None) -> int:
     if args.cmd == "env":
         print(f"export KUBECONFIG={kubeconfig}")
         return 0
+    if args.cmd == "watchdog":
+        return cluster.watchdog(data_dir, args.owner_pid, args.owner_start)
     if args.cmd == "nodes":
         from . import nodes
         for name in nodes.sync_pool_nodes(kubeconfig, args.pool, args.flavor, args.count):

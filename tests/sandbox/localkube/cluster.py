@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from .kubeapi import KubeClient, KubeError
 MARKER = ".localkube"
 STATE = "state.json"
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+WATCHDOG = "watchdog"
 DEFAULT_POOL = "default"
 DEFAULT_FLAVOR = "b3-8"
 
@@ -122,11 +124,13 @@ def _child_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _spawn(cluster: Cluster, name: str, argv: list[str]) -> None:
+def _spawn(cluster: Cluster, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
     logs = cluster.data_dir / "logs"
+    env = _child_env(cluster.data_dir)
+    env.update(extra_env or {})
     with open(logs / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=cluster.data_dir, env=_child_env(cluster.data_dir),
+                                cwd=cluster.data_dir, env=env,
                                 start_new_session=True, close_fds=True)
     start = None
     for dummy in range(50):
@@ -306,15 +310,42 @@ def _dir_lock(data_dir: Path):
 
 
 def up(data_dir: str | os.PathLike, default_nodes: int = 2, default_pool: str = DEFAULT_POOL,
-       default_flavor: str = DEFAULT_FLAVOR, timeout: float = 90.0, echo=print) -> Cluster:
+       default_flavor: str = DEFAULT_FLAVOR, timeout: float = 90.0, echo=print,
+       owner_pid: int | None = None) -> Cluster:
     """Start the cluster in ``data_dir`` and wait until it is usable; a no-op if it is already up.
 
     Usable means: /readyz is ok, namespace ``default`` and service account ``default/default``
     exist, and the ``default_nodes`` nodes of pool ``default_pool`` are Ready.
+    With ``owner_pid``, a watchdog process brings the cluster down when that process dies without
+    calling ``down`` (a killed pytest session, for instance).
     """
     data_dir = Path(data_dir).resolve()
     with _dir_lock(data_dir):
-        return _up(data_dir, default_nodes, default_pool, default_flavor, timeout, echo)
+        cluster = _up(data_dir, default_nodes, default_pool, default_flavor, timeout, echo)
+        if owner_pid is not None and not _alive(cluster.pids.get(WATCHDOG, {})):
+            _spawn_watchdog(cluster, owner_pid)
+        return cluster
+
+
+def _spawn_watchdog(cluster: Cluster, owner_pid: int) -> None:
+    owner_start = _proc_start_time(owner_pid)
+    if owner_start is None:
+        raise LocalkubeError(f"owner process {owner_pid} is not running")
+    argv = [sys.executable, "-m", "localkube", "watchdog", "--data-dir", str(cluster.data_dir),
+            "--owner-pid", str(owner_pid), "--owner-start", str(owner_start)]
+    env_path = str(Path(__file__).resolve().parents[1])
+    _spawn(cluster, WATCHDOG, argv, extra_env={"PYTHONPATH": env_path})
+
+
+def watchdog(data_dir: str | os.PathLike, owner_pid: int, owner_start: int, interval: float = 1.0) -> int:
+    """Wait until the owner process is gone, then bring the cluster down (if still there)."""
+    data_dir = Path(data_dir).resolve()
+    owner = {"pid": owner_pid, "start": owner_start}
+    while _alive(owner) and (data_dir / MARKER).exists():
+        time.sleep(interval)
+    if (data_dir / MARKER).exists():
+        down(data_dir, echo=lambda m: print(f"watchdog: {m}", flush=True))
+    return 0
 
 
 def _up(data_dir: Path, default_nodes: int, default_pool: str, default_flavor: str, timeout: float,
@@ -412,7 +443,8 @@ def _down(data_dir: Path, timeout: float, echo) -> list[int]:
     if not (data_dir / MARKER).exists():
         raise LocalkubeError(f"{data_dir} is not a localkube data dir (no {MARKER}); not touching it")
     cluster = Cluster.load(data_dir)
-    entries = [(n, cluster.pids[n]) for n in reversed(ORDER) if cluster and n in cluster.pids]
+    entries = [(n, cluster.pids[n]) for n in (WATCHDOG, *reversed(ORDER)) if cluster and n in cluster.pids
+               and cluster.pids[n].get("pid") != os.getpid()]  # the watchdog may be the one calling
     live = [(n, e) for n, e in entries if _alive(e)]
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         for dummy, e in live:

@@ -26,7 +26,9 @@ def localkube(tmp_path_factory):
     from .cluster import down, up
 
     data_dir = tmp_path_factory.mktemp("localkube") / "cluster"
-    cluster = up(data_dir, default_nodes=int(os.environ.get("KEIKO_LOCALKUBE_DEFAULT_NODES", "2")), echo=_echo)
+    # owner_pid: if this pytest process is killed before teardown, a watchdog stops the cluster.
+    cluster = up(data_dir, default_nodes=int(os.environ.get("KEIKO_LOCALKUBE_DEFAULT_NODES", "2")), echo=_echo,
+                 owner_pid=os.getpid())
     try:
         yield cluster
     finally:
