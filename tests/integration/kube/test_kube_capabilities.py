@@ -1,7 +1,7 @@
 """ovh_kube_capabilities_info reads the installable versions from the API's own schema (the rest is in the
 integration targets)."""
 
-from conftest import TRANSITION, Step, run_steps
+from ovh_scenario import TRANSITION, Step, run_steps
 
 from ovh_emulator.testing import EmulatorProcess
 

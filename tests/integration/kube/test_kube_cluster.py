@@ -1,6 +1,6 @@
 """ovh_kube_cluster against the emulator: upgrades, refusals, actions (the fixed order is the integration target)."""
 
-from conftest import Step
+from ovh_scenario import Step
 
 M = "ovh_kube_cluster"
 

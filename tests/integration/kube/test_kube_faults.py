@@ -4,7 +4,7 @@ import os
 import stat
 
 import pytest
-from conftest import Step, run_steps
+from ovh_scenario import Step, run_steps
 
 from ovh_emulator.testing import EmulatorProcess
 

@@ -6,7 +6,7 @@ import re
 import stat
 
 import yaml
-from conftest import Step
+from ovh_scenario import Step
 
 M = "ovh_kube_kubeconfig"
 KUBECONFIG = "/cloud/project/{serviceName}/kube/{kubeId}/kubeconfig"

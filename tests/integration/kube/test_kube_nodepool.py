@@ -3,7 +3,7 @@ the integration target)."""
 
 import re
 
-from conftest import Step
+from ovh_scenario import Step
 
 M = "ovh_kube_nodepool"
 POOLS = "/cloud/project/{serviceName}/kube/{kubeId}/nodepool"

@@ -1,6 +1,6 @@
 """ovh_database against the emulator: the fixed order, one in-place PUT, refusals before any write, forks."""
 
-from ovh_playbook import Step, wait_status
+from ovh_scenario import Step, wait_status
 
 M = "ovh_database"
 SERVICES = "/cloud/project/{serviceName}/database/postgresql"

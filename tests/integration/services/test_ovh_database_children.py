@@ -2,7 +2,7 @@
 the Public Cloud user and S3 key pair too) ends adopted, never duplicated; a pool created on a database PgBouncer does not know yet is retried on the 403 only.
 (The fixed-order lifecycles are the integration targets.)"""
 
-from ovh_playbook import Step
+from ovh_scenario import Step
 
 SVC = "/cloud/project/{serviceName}/database/postgresql/{clusterId}"
 USERS = SVC + "/user"

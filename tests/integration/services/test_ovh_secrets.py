@@ -1,7 +1,7 @@
 """A -vvv run that creates and resets every kind of secret these modules return prints none of them, nor the
 application secret or the consumer key; register still receives them."""
 
-from ovh_playbook import Step, wait_status
+from ovh_scenario import Step, wait_status
 
 
 def test_vvv_output_holds_no_password_secret_or_consumer_key(play, emu, pg):
