@@ -133,11 +133,37 @@ class OvhDatabaseChildModule(OvhModule):
                 self.module.debug("%s: the service is still provisioning (%s); retrying" % (what, exc.message))
                 time.sleep(self.params.get("wait_sleep") or 10.0)
 
+    def child_path(self, kind, oid=None):
+        """``<cluster>/<kind>`` (``user``, ``database``, ``connectionPool``), or ``<cluster>/<kind>/<oid>``."""
+        path = "%s/%s" % (self.cluster_path, kind)
+        return path if oid is None else "%s/%s" % (path, oid)
+
     def list_objects(self, kind):
-        """GET every ``<cluster>/<kind>/<id>`` (``user``, ``database``, ``connectionPool``)."""
+        """GET every ``<cluster>/<kind>/<id>``."""
         out = []
-        for oid in self.client.get("%s/%s" % (self.cluster_path, kind)) or []:
-            obj = self.client.get_or_none("%s/%s/%s" % (self.cluster_path, kind, oid))
+        for oid in self.client.get(self.child_path(kind)) or []:
+            obj = self.client.get_or_none(self.child_path(kind, oid))
             if obj is not None:
                 out.append(obj)
         return out
+
+    def find_object(self, kind, field="name"):
+        """The ``kind`` object of the service whose ``field`` is O(name); None when there is none."""
+        for obj in self.list_objects(kind):
+            if obj.get(field) == self.params["name"]:
+                return obj
+        return None
+
+    def create_object(self, kind, body, what, adopt=None):
+        """Create a ``kind`` object once the service is READY, with :meth:`create_or_adopt` (``self.find``
+        finds it); a POST refused because the service still provisions is sent again."""
+        self.wait_cluster_ready()
+        path = self.child_path(kind)
+        return self.create_or_adopt(
+            path, body, self.find, what, adopt=adopt,
+            send=lambda: self.retry_while_provisioning(lambda: self.client.post(path, body), what))
+
+    def plan_delete_object(self, current, kind, summary, fetch=None, model=None, what=None):
+        """The plan that deletes ``current``, a ``kind`` object, once the service is READY (see plan_delete)."""
+        return self.plan_delete(current, summary, self.child_path(kind, current["id"]), fetch, model, what,
+                                prepare=self.wait_cluster_ready)

@@ -30,8 +30,6 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import K
 # The Terraform provider retries a GET that answers 404 for up to 2 minutes after a create.
 NOT_FOUND_AFTER_CREATE = 120.0
 
-CREATE_RESEND = 2
-
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-.*)?$")
 _MINOR_RE = re.compile(r"^\d+\.\d+$")
 
@@ -135,18 +133,6 @@ class KubeModule(OvhModule):
         if self.params.get("wait"):
             self.cluster_ready(cluster["id"], cluster.get("name"))
         return answer
-
-    # -- creates -------------------------------------------------------------
-
-    def create(self, path, body, find, what):
-        """A create that survives an ambiguous answer (documented in the notes of the modules that create).
-
-        After a 5xx or a timeout the object is looked up for ten status polls (at most 30 s) and
-        adopted when found; when it is not, the create was not applied and is sent again (twice
-        at most).
-        """
-        grace = min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
-        return self.create_or_adopt(path, body, find, what, grace=grace, resend=CREATE_RESEND)
 
     # -- non-create POSTs ----------------------------------------------------
 

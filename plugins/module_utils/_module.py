@@ -38,6 +38,10 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import W
 
 REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
+# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was not
+# applied: it is sent again, at most this many more times.
+CREATE_RESEND = 2
+
 # Options every OVH module has (doc fragment keikolatam.gitops.ovh).
 OVH_AUTH_ARGS = dict(
     endpoint=dict(type="str", fallback=(env_fallback, ["OVH_ENDPOINT"])),
@@ -253,39 +257,99 @@ class OvhModule(object):
 
     # -- writes that may have been applied --------------------------------
 
-    def create_or_adopt(self, path, body, find, what, grace=30.0, resend=0):
+    def create_grace(self):
+        """Seconds to look for the object of an ambiguous create before sending it again: ten status polls,
+        from 1 to 30 seconds."""
+        return min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
+
+    def create_or_adopt(self, path, body, find, what, grace=None, resend=CREATE_RESEND, send=None, conflict=True,
+                        adopt=None):
         """POST a create; after an ambiguous answer, look the object up and adopt it.
 
         A create that got a 5xx or timed out is not resent blindly: ``find()``
-        is polled for ``grace`` seconds (the API may answer 404 for a short
-        while after a create). A 409 "already exists" is adopted the same way.
-        With ``resend``, a create whose object is still not found after the
-        grace period was not applied, and is sent again (at most ``resend``
-        more times).
+        is polled for ``grace`` seconds (default :meth:`create_grace`; the API
+        may answer 404 for a short while after a create). With ``conflict``, a
+        409 "already exists" is adopted the same way (one look-up). A create
+        whose object is still not found after the grace period was not
+        applied, and is sent again (at most ``resend`` more times).
+
+        ``send()`` replaces the plain POST of ``body`` to ``path``.
+        ``adopt(found, exc, earlier)`` is called with the object found after
+        the error ``exc`` (``earlier``: the ambiguous answer of a create that
+        was then sent again, or None); it warns and returns the object to
+        return. By default, a warning says the object was adopted.
         """
+        grace = self.create_grace() if grace is None else grace
+        earlier = None
         sent = 0
         while True:
             sent += 1
             try:
-                return self.client.post(path, body)
+                return send() if send is not None else self.client.post(path, body)
             except OvhApiError as exc:
-                if not (isinstance(exc, OvhAmbiguousWrite) or exc.is_conflict):
+                is_conflict = conflict and exc.is_conflict
+                if not (isinstance(exc, OvhAmbiguousWrite) or is_conflict):
                     raise
-                deadline = time.monotonic() + grace
-                while True:
-                    found = find()
-                    if found is not None:
-                        self.result["adopted"] = True
-                        self.module.warn("The create of %s answered %s %s; the %s was created anyway and has "
-                                         "been adopted." % (what, exc.http_status or "", exc.message, what))
-                        return found
-                    if exc.is_conflict or time.monotonic() >= deadline:
-                        break
-                    time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
-                if exc.is_conflict or sent > resend:
+                found = self._poll(find, 0.0 if is_conflict else grace)
+                if found is not None:
+                    if adopt is not None:
+                        found = adopt(found, exc, earlier)
+                    else:
+                        self.module.warn("The create of %s answered %s %s; the %s was created anyway and has been "
+                                         "adopted." % (what, exc.http_status or "", exc.message, what))
+                    self.result["adopted"] = True
+                    return found
+                if is_conflict or sent > resend:
                     raise
+                earlier = exc
                 self.module.debug("The create of %s answered %s and the %s was not found after %ss: sending it "
                                   "again." % (what, exc.http_status, what, grace))
+
+    def _poll(self, find, seconds):
+        """``find()`` until it finds something or ``seconds`` have passed (at least once)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            found = find()
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+
+    def plan_delete(self, current, summary, path, fetch=None, model=None, what=None, **kwargs):
+        """The plan that deletes ``current``: one step, :meth:`delete_step` (same arguments)."""
+        return Plan(current).delete(summary, self.delete_step(path, fetch, model, what, **kwargs))
+
+    def delete_step(self, path, fetch=None, model=None, what=None, prepare=None, missing_ok=False, deleted=None):
+        """The step that DELETEs ``path``.
+
+        Before the DELETE, ``prepare()`` runs; without it, and with ``fetch``
+        (and the status ``model``), the object is waited for until no
+        operation runs on it (the API refuses a DELETE meanwhile). After it,
+        ``deleted()`` runs, then, with ``fetch`` and O(wait), the step waits
+        until the object is gone. ``missing_ok``: a 404 on the DELETE means it
+        is gone already.
+        """
+        def run():
+            if prepare is not None:
+                prepare()
+            elif fetch is not None:
+                self.wait_for("until_stable", fetch, model, what)
+            if missing_ok:
+                self.delete_if_exists(path)
+            else:
+                self.client.delete(path)
+            if deleted is not None:
+                deleted()
+            if fetch is not None and self.params.get("wait"):
+                self.wait_for("until_gone", fetch, model, what)
+        return run
+
+    def delete_if_exists(self, path):
+        """DELETE ``path``; a 404 means it is gone already."""
+        try:
+            self.client.delete(path)
+        except OvhApiError as exc:
+            if not exc.is_not_found:
+                raise
 
     # -- waits -------------------------------------------------------------
 

@@ -120,15 +120,8 @@ failure:
   type: dict
 """
 
-import time
-
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import CLOUD_USER
-
-# A create that answered 5xx (or timed out) and whose user is still not found after the grace period was not
-# applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
 
 ROLES = ["admin", "administrator", "ai_training_operator", "ai_training_read", "authentication", "backup_operator",
          "compute_operator", "image_operator", "infrastructure_supervisor", "network_operator",
@@ -233,7 +226,9 @@ class OvhCloudUser(OvhModule):
         state = {}
 
         def do_create():
-            state["user"], state["reset"] = self.send_create(body)
+            state["user"] = self.create_or_adopt(self.base, body, self.find, "user %s" % p["description"],
+                                                 conflict=False, adopt=self.adopt)
+            state["reset"] = self.result.get("adopted")
 
         plan.add("create user %s with roles %s" % (p["description"], ", ".join(roles)), do_create,
                  after=dict(description=p["description"], roles=[dict(name=r) for r in roles], status="creating"))
@@ -254,49 +249,19 @@ class OvhCloudUser(OvhModule):
             user["password"] = password
         self.result["user"] = user
 
-    def send_create(self, body):
-        """POST the user; returns (user, reset_needed).
-
-        A create that answered 5xx or timed out is not resent while its user may exist: the user is looked up
-        for a grace period and adopted (nobody received its password: a new one is generated). Only a create
-        whose user is still missing after that is sent again (CREATE_RESEND times at most).
-        """
-        desc = self.params["description"]
-        grace = min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
-        sent = 0
-        while True:
-            sent += 1
-            try:
-                return self.client.post(self.base, body), False
-            except OvhAmbiguousWrite as exc:
-                deadline = time.monotonic() + grace
-                while True:
-                    found = self.find()
-                    if found is not None:
-                        self.result["adopted"] = True
-                        self.module.warn("The create of user %s answered %s %s but the user was created; it has "
-                                         "been adopted and given a new password."
-                                         % (desc, exc.http_status or "", exc.message))
-                        return found, True
-                    if time.monotonic() >= deadline:
-                        break
-                    time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
-                if sent > CREATE_RESEND:
-                    raise
+    def adopt(self, found, exc, _earlier):
+        """A user found after an ambiguous create is adopted; nobody received its password: a new one is generated."""
+        self.module.warn("The create of user %s answered %s %s but the user was created; it has been adopted and "
+                         "given a new password." % (self.params["description"], exc.http_status or "", exc.message))
+        return found
 
     def absent(self, current):
         if current is None:
             return
         self.result["user"] = current
-        plan = Plan(current)
-
-        def do_delete():
-            self.wait_for("until_stable", self.fetcher(current["id"]), CLOUD_USER, self.what(current))
-            self.client.delete("%s/%s" % (self.base, current["id"]))
-
-        plan.delete("delete user %s (%s)" % (self.what(current), current.get("username")), do_delete)
-        if self.execute(plan) and self.params["wait"]:
-            self.wait_for("until_gone", self.fetcher(current["id"]), CLOUD_USER, self.what(current))
+        self.execute(self.plan_delete(current, "delete user %s (%s)" % (self.what(current), current.get("username")),
+                                      "%s/%s" % (self.base, current["id"]), self.fetcher(current["id"]), CLOUD_USER,
+                                      self.what(current)))
 
     def run(self):
         current = self.find()

@@ -130,16 +130,6 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import R
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
-def create_grace(params):
-    """Seconds to look for the object of an ambiguous create before sending it again."""
-    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
-
-
 class OvhContainerRegistry(OvhModule):
     resource_key = "registry"
     argument_spec = dict(
@@ -207,8 +197,7 @@ class OvhContainerRegistry(OvhModule):
             state = {}
 
             def do_create():
-                state["reg"] = self.create_or_adopt(self.base, body, self.find, "registry %s" % p["name"],
-                                                    grace=create_grace(self.params), resend=CREATE_RESEND)
+                state["reg"] = self.create_or_adopt(self.base, body, self.find, "registry %s" % p["name"])
 
             plan.add("create registry %s in %s" % (p["name"], p["region"]), do_create,
                      after=dict(name=p["name"], region=p["region"], status="INSTALLING"))
@@ -261,15 +250,9 @@ class OvhContainerRegistry(OvhModule):
             return
         name = current.get("name")
         self.result["registry"] = current
-        plan = Plan(current)
-
-        def do_delete():
-            self.wait_for("until_stable", self.fetcher(current["id"]), REGISTRY, name)
-            self.client.delete("%s/%s" % (self.base, current["id"]))
-
-        plan.delete("delete registry %s (%s)" % (name, current["id"]), do_delete)
-        if self.execute(plan) and self.params["wait"]:
-            self.wait_for("until_gone", self.fetcher(current["id"]), REGISTRY, name)
+        rid = current["id"]
+        self.execute(self.plan_delete(current, "delete registry %s (%s)" % (name, rid), "%s/%s" % (self.base, rid),
+                                      self.fetcher(rid), REGISTRY, name))
 
     def run(self):
         current = self.find()

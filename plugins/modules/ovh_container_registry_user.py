@@ -116,16 +116,6 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._module import O
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import REGISTRY
 
 
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
-def create_grace(params):
-    """Seconds to look for the object of an ambiguous create before sending it again."""
-    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
-
-
 class OvhContainerRegistryUser(OvhModule):
     resource_key = "user"
     argument_spec = dict(
@@ -173,14 +163,8 @@ class OvhContainerRegistryUser(OvhModule):
             if current is None:
                 return
             self.result["user"] = current
-            plan = Plan(current)
-
-            def do_delete():
-                self.registry_ready(reg)
-                self.client.delete("%s/%s" % (users, current["id"]))
-
-            plan.delete("delete registry user %s" % p["login"], do_delete)
-            self.execute(plan)
+            self.execute(self.plan_delete(current, "delete registry user %s" % p["login"],
+                                          "%s/%s" % (users, current["id"]), prepare=lambda: self.registry_ready(reg)))
             return
         if current is not None:
             if p["email"] is not None and p["email"] != current.get("email"):
@@ -196,8 +180,7 @@ class OvhContainerRegistryUser(OvhModule):
 
         def do_create():
             self.registry_ready(reg)
-            state["user"] = self.create_or_adopt(users, body, lambda: self.find(rid), "registry user %s" % p["login"],
-                                                 grace=create_grace(self.params), resend=CREATE_RESEND)
+            state["user"] = self.create_or_adopt(users, body, lambda: self.find(rid), "registry user %s" % p["login"])
 
         plan.add("create registry user %s" % p["login"], do_create,
                  after=dict(user=p["login"], email=p["email"], password=None))

@@ -305,16 +305,6 @@ NODE_KEYS = ("flavor", "region", "role")
 NODE_ROLES = ("STANDARD", "ANALYTICS")
 
 
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
-def create_grace(params):
-    """Seconds to look for the object of an ambiguous create before sending it again."""
-    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
-
-
 def normalize_time(value):
     """``2:00`` / ``02:00`` / ``02:00:00`` -> ``02:00:00`` (the API's ``time`` format); None when invalid."""
     parts = str(value).strip().split(":")
@@ -659,8 +649,7 @@ class OvhDatabase(OvhModule):
             return found[0] if found else None
 
         def do_create():
-            state["svc"] = self.create_or_adopt(self.engine_path, body, find, "database service %s" % p["description"],
-                                                grace=create_grace(self.params), resend=CREATE_RESEND)
+            state["svc"] = self.create_or_adopt(self.engine_path, body, find, "database service %s" % p["description"])
 
         summary = "create %s service %s" % (engine, p["description"])
         if p["fork_from"]:
@@ -750,15 +739,9 @@ class OvhDatabase(OvhModule):
         if p["deletion_protection"]:
             self.fail("Database service %s (%s) is protected: deletion_protection is true. Set "
                       "deletion_protection: false in this task to delete it; nothing was deleted." % (name, current["id"]))
-        plan = Plan(current)
-
-        def do_delete():
-            self.wait_for("until_stable", self.fetcher(current["id"]), DATABASE, name)
-            self.client.delete(self.service_path(current["id"]))
-
-        plan.delete("delete %s service %s (%s)" % (current.get("engine"), name, current["id"]), do_delete)
-        if self.execute(plan) and p["wait"]:
-            self.wait_for("until_gone", self.fetcher(current["id"]), DATABASE, name)
+        sid = current["id"]
+        self.execute(self.plan_delete(current, "delete %s service %s (%s)" % (current.get("engine"), name, sid),
+                                      self.service_path(sid), self.fetcher(sid), DATABASE, name))
 
     def run(self):
         current = self.find()

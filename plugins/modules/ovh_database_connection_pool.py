@@ -126,16 +126,6 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._database import
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
 
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
-def create_grace(params):
-    """Seconds to look for the object of an ambiguous create before sending it again."""
-    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
-
-
 class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
     resource_key = "connection_pool"
     argument_spec = dict(
@@ -153,10 +143,7 @@ class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
             self.fail("size must be at least 1.")
 
     def find(self):
-        for pool in self.list_objects("connectionPool"):
-            if pool.get("name") == self.params["name"]:
-                return pool
-        return None
+        return self.find_object("connectionPool")
 
     def resolve(self, kind, ref, field):
         """A database or user of the service, by ID or by name."""
@@ -183,7 +170,7 @@ class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
         return want
 
     def pool_path(self, pool_id):
-        return "%s/connectionPool/%s" % (self.cluster_path, pool_id)
+        return self.child_path("connectionPool", pool_id)
 
     def present(self, current):
         p = self.params
@@ -199,12 +186,7 @@ class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
             state = {}
 
             def do_create():
-                self.wait_cluster_ready()
-                state["pool"] = self.retry_while_provisioning(
-                    lambda: self.create_or_adopt("%s/connectionPool" % self.cluster_path, body, self.find,
-                                                 "connection pool %s" % p["name"],
-                                                 grace=create_grace(self.params), resend=CREATE_RESEND),
-                    "connection pool %s" % p["name"])
+                state["pool"] = self.create_object("connectionPool", body, "connection pool %s" % p["name"])
 
             plan.add("create connection pool %s" % p["name"], do_create, after=dict(body, userId=body.get("userId")))
             self.result["connection_pool"] = state["pool"] if self.execute(plan) else plan.after
@@ -231,14 +213,8 @@ class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
         if current is None:
             return
         self.result["connection_pool"] = current
-        plan = Plan(current)
-
-        def do_delete():
-            self.wait_cluster_ready()
-            self.client.delete(self.pool_path(current["id"]))
-
-        plan.delete("delete connection pool %s" % self.params["name"], do_delete)
-        self.execute(plan)
+        self.execute(self.plan_delete_object(current, "connectionPool",
+                                             "delete connection pool %s" % self.params["name"]))
 
     def run(self):
         current = self.find()

@@ -91,16 +91,6 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._database import
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
 
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
-def create_grace(params):
-    """Seconds to look for the object of an ambiguous create before sending it again."""
-    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
-
-
 class OvhDatabaseDatabase(OvhDatabaseChildModule):
     resource_key = "database"
     argument_spec = dict(
@@ -110,10 +100,7 @@ class OvhDatabaseDatabase(OvhDatabaseChildModule):
     )
 
     def find(self):
-        for db in self.list_objects("database"):
-            if db.get("name") == self.params["name"]:
-                return db
-        return None
+        return self.find_object("database")
 
     def run(self):
         p = self.params
@@ -126,12 +113,7 @@ class OvhDatabaseDatabase(OvhDatabaseChildModule):
             plan = Plan(None)
 
             def do_create():
-                self.wait_cluster_ready()
-                state["db"] = self.retry_while_provisioning(
-                    lambda: self.create_or_adopt("%s/database" % self.cluster_path, dict(name=p["name"]),
-                                                 self.find, "database %s" % p["name"],
-                                                 grace=create_grace(self.params), resend=CREATE_RESEND),
-                    "database %s" % p["name"])
+                state["db"] = self.create_object("database", dict(name=p["name"]), "database %s" % p["name"])
 
             plan.add("create database %s" % p["name"], do_create, after=dict(name=p["name"], default=False))
             if self.execute(plan):
@@ -144,14 +126,7 @@ class OvhDatabaseDatabase(OvhDatabaseChildModule):
         self.result["database"] = current
         if current.get("default"):
             self.fail("Database %s is the default database of the service; it cannot be deleted." % p["name"])
-        plan = Plan(current)
-
-        def do_delete():
-            self.wait_cluster_ready()
-            self.client.delete("%s/database/%s" % (self.cluster_path, current["id"]))
-
-        plan.delete("delete database %s" % p["name"], do_delete)
-        self.execute(plan)
+        self.execute(self.plan_delete_object(current, "database", "delete database %s" % p["name"]))
 
 
 def main():

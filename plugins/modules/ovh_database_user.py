@@ -134,16 +134,9 @@ failure:
   type: dict
 """
 
-import time
-
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._database import OvhDatabaseChildModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
-
-# A create that answered 5xx (or timed out) and whose user is still not found after the grace period was not
-# applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
 
 
 class OvhDatabaseUser(OvhDatabaseChildModule):
@@ -161,16 +154,13 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
             self.fail("reset_password is only used with state=present.")
 
     def find(self):
-        for user in self.list_objects("user"):
-            if user.get("username") == self.params["name"]:
-                return user
-        return None
+        return self.find_object("user", "username")
 
     def user_path(self, user):
-        return "%s/user/%s" % (self.cluster_path, user["id"])
+        return self.child_path("user", user["id"])
 
     def fetcher(self, user_id):
-        return lambda: self.client.get_or_none("%s/user/%s" % (self.cluster_path, user_id))
+        return lambda: self.client.get_or_none(self.child_path("user", user_id))
 
     def present(self, current):
         p = self.params
@@ -217,7 +207,6 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
         state = {}
 
         def do_create():
-            self.wait_cluster_ready()
             state["user"], state["reset"] = self.send_create(body)
 
         plan.add("create user %s" % p["name"], do_create,
@@ -255,48 +244,24 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
         it is (its password is not changed).
         """
         name = self.params["name"]
-        grace = min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
-        ambiguous = None
-        sent = 0
-        while True:
-            sent += 1
-            try:
-                created = self.retry_while_provisioning(
-                    lambda: self.client.post("%s/user" % self.cluster_path, body), "user %s" % name)
-                return created, False
-            except OvhAmbiguousWrite as exc:
-                ambiguous = exc
-                found = self.poll_find(grace)
-                if found is not None:
-                    self.adopted("The create of user %s answered %s %s but the user was created; it has been "
-                                 "adopted and its password reset." % (name, exc.http_status or "", exc.message))
-                    return found, True
-                if sent > CREATE_RESEND:
-                    raise
-            except OvhApiError as exc:
-                found = self.find() if exc.is_conflict else None
-                if found is None:
-                    raise
-                if ambiguous is not None:
-                    # 500 but created, then 409 on the resend (FACTS.md): it is the user this task created.
-                    self.adopted("The create of user %s answered %s, then %s; the user has been adopted and its "
-                                 "password reset." % (name, ambiguous.http_status, exc.message))
-                    return found, True
-                self.adopted("User %s already existed (%s); adopted without changing its password (set "
-                             "reset_password to get one)." % (name, exc.message))
-                return found, False
+        reset = []
 
-    def poll_find(self, grace):
-        deadline = time.monotonic() + grace
-        while True:
-            found = self.find()
-            if found is not None or time.monotonic() >= deadline:
+        def adopt(found, exc, earlier):
+            if exc.is_conflict and earlier is None:
+                self.module.warn("User %s already existed (%s); adopted without changing its password (set "
+                                 "reset_password to get one)." % (name, exc.message))
                 return found
-            time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
+            reset.append(found)
+            if exc.is_conflict:
+                # 500 but created, then 409 on the resend (FACTS.md): it is the user this task created.
+                self.module.warn("The create of user %s answered %s, then %s; the user has been adopted and its "
+                                 "password reset." % (name, earlier.http_status, exc.message))
+            else:
+                self.module.warn("The create of user %s answered %s %s but the user was created; it has been "
+                                 "adopted and its password reset." % (name, exc.http_status or "", exc.message))
+            return found
 
-    def adopted(self, warning):
-        self.result["adopted"] = True
-        self.module.warn(warning)
+        return self.create_object("user", body, "user %s" % name, adopt=adopt), bool(reset)
 
     def absent(self, current):
         if current is None:
@@ -304,15 +269,8 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
         self.result["user"] = current
         if current.get("username") == "avnadmin":
             self.fail("The avnadmin user of a service cannot be deleted.")
-        plan = Plan(current)
-
-        def do_delete():
-            self.wait_cluster_ready()
-            self.client.delete(self.user_path(current))
-
-        plan.delete("delete user %s" % current.get("username"), do_delete)
-        if self.execute(plan) and self.params["wait"]:
-            self.wait_for("until_gone", self.fetcher(current["id"]), DATABASE, "user %s" % self.params["name"])
+        self.execute(self.plan_delete_object(current, "user", "delete user %s" % current.get("username"),
+                                             self.fetcher(current["id"]), DATABASE, "user %s" % self.params["name"]))
 
     def run(self):
         current = self.find()

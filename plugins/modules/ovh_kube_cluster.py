@@ -514,8 +514,8 @@ class OvhKubeCluster(KubeModule):
         return plan
 
     def _create(self, body):
-        created = self.create(self.kube_path, body, lambda: self.find_cluster(body["name"]),
-                              "cluster %r" % body["name"])
+        created = self.create_or_adopt(self.kube_path, body, lambda: self.find_cluster(body["name"]),
+                                       "cluster %r" % body["name"])
         self._id = created["id"]
         if self.params["wait"]:
             self.wait_for("until_ready", self.cluster_fetcher(self._id, after_create=True), KUBE_CLUSTER,
@@ -666,20 +666,10 @@ class OvhKubeCluster(KubeModule):
 
     # -- delete ------------------------------------------------------------------
 
-    def plan_delete(self, current):
-        plan = Plan(current)
-        plan.delete("delete cluster %r" % current.get("name"), lambda: self._delete(current["id"]))
-        return plan
-
-    def _delete(self, cid):
-        self._stable(cid)
-        try:
-            self.client.delete(self.cluster_path(cid))
-        except OvhApiError as exc:
-            if not exc.is_not_found:
-                raise
-        if self.params["wait"]:
-            self.wait_for("until_gone", self.cluster_fetcher(cid), KUBE_CLUSTER, repr(self.params["name"]))
+    def plan_delete_cluster(self, current):
+        cid = current["id"]
+        return self.plan_delete(current, "delete cluster %r" % current.get("name"), self.cluster_path(cid),
+                                self.cluster_fetcher(cid), KUBE_CLUSTER, repr(self.params["name"]), missing_ok=True)
 
     # -- dispatch ------------------------------------------------------------------
 
@@ -688,7 +678,7 @@ class OvhKubeCluster(KubeModule):
         current = self.find()
         if self.params["state"] == "absent":
             if current is not None:
-                self.execute(self.plan_delete(current))
+                self.execute(self.plan_delete_cluster(current))
             return
         plan = self.plan_create() if current is None else self.plan_update(current)
         applied = self.execute(plan)

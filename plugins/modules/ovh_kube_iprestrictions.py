@@ -122,7 +122,6 @@ except ImportError:  # pragma: no cover - Python 2
 
 from ansible.module_utils.six import text_type
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
@@ -190,11 +189,7 @@ class OvhKubeIpRestrictions(KubeModule):
 
     def _delete_each(self, path, cidrs):
         for cidr in cidrs:
-            try:
-                self.client.delete("%s/%s" % (path, quote(cidr, safe="")))
-            except OvhApiError as exc:
-                if not exc.is_not_found:
-                    raise
+            self.delete_if_exists("%s/%s" % (path, quote(cidr, safe="")))
 
 
 def main():

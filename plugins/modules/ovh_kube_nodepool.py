@@ -597,7 +597,7 @@ class OvhKubeNodepool(KubeModule):
             plan.add("delete node pool %r (replaced)" % pool.get("name"), self._deleter(pool, replaced=True))
         return plan
 
-    def plan_delete(self, pools):
+    def plan_delete_pools(self, pools):
         plan = Plan(pools[0] if len(pools) == 1 else {"pools": pools})
         for pool in pools:
             plan.add("delete node pool %r" % pool.get("name"), self._deleter(pool))
@@ -608,8 +608,8 @@ class OvhKubeNodepool(KubeModule):
 
     def _create(self, body, wait):
         self.cluster_stable(self._cluster)
-        created = self.create(self.pool_path(), body, lambda: self.find_by_name(body["name"]),
-                              "node pool %r" % body["name"])
+        created = self.create_or_adopt(self.pool_path(), body, lambda: self.find_by_name(body["name"]),
+                                       "node pool %r" % body["name"])
         self._pool_id = created["id"]
         if wait:
             self.wait_for("until_ready", self.fetcher(self._pool_id, after_create=True), KUBE_NODEPOOL,
@@ -622,20 +622,11 @@ class OvhKubeNodepool(KubeModule):
             self.wait_for("until_ready", self.fetcher(pool["id"]), KUBE_NODEPOOL, repr(pool.get("name")))
 
     def _deleter(self, pool, replaced=False):
-        def run():
-            fetch = self.fetcher(pool["id"])
-            self.wait_for("until_stable", fetch, KUBE_NODEPOOL, repr(pool.get("name")))
-            try:
-                self.client.delete(self.pool_path(pool["id"]))
-            except OvhApiError as exc:
-                if not exc.is_not_found:
-                    raise
-            if replaced:
-                self.result.setdefault("replaced", []).append(
-                    {"name": pool.get("name"), "id": pool["id"], "flavor": pool.get("flavor")})
-            if self.params["wait"]:
-                self.wait_for("until_gone", fetch, KUBE_NODEPOOL, repr(pool.get("name")))
-        return run
+        def record():
+            self.result.setdefault("replaced", []).append(
+                {"name": pool.get("name"), "id": pool["id"], "flavor": pool.get("flavor")})
+        return self.delete_step(self.pool_path(pool["id"]), self.fetcher(pool["id"]), KUBE_NODEPOOL,
+                                repr(pool.get("name")), missing_ok=True, deleted=record if replaced else None)
 
     def _finish_replacement(self, keep):
         def run():
@@ -651,7 +642,7 @@ class OvhKubeNodepool(KubeModule):
         pools = self.candidates(self.list_pools())
         if p["state"] == "absent":
             if pools:
-                self.execute(self.plan_delete(pools))
+                self.execute(self.plan_delete_pools(pools))
             return
 
         if not pools:

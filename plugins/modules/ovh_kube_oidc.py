@@ -142,7 +142,6 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none, merge
 
@@ -198,13 +197,14 @@ class OvhKubeOidc(KubeModule):
         plan = Plan(current)
         if self.params["state"] == "absent":
             if current is not None:
-                plan.delete("remove OpenID Connect", lambda: self.cluster_write(cluster, lambda: self._delete(path)))
+                plan.delete("remove OpenID Connect",
+                            lambda: self.cluster_write(cluster, lambda: self.delete_if_exists(path)))
             self.execute(plan)
             return
         want = drop_none(self.desired())
         if current is None:
             plan.add("configure OpenID Connect (issuer %s)" % want["issuerUrl"],
-                     lambda: self.cluster_write(cluster, lambda: self.create(
+                     lambda: self.cluster_write(cluster, lambda: self.create_or_adopt(
                          path, want, lambda: self.client.get_or_none(path), "OpenID Connect configuration")),
                      after=want)
         elif changed_fields(current, want):
@@ -213,13 +213,6 @@ class OvhKubeOidc(KubeModule):
                      lambda: self.cluster_write(cluster, lambda: self.client.put(path, body)), after=merge(current, want))
         applied = self.execute(plan)
         self.result["oidc"] = self.client.get_or_none(path) if applied else plan.after
-
-    def _delete(self, path):
-        try:
-            self.client.delete(path)
-        except OvhApiError as exc:
-            if not exc.is_not_found:
-                raise
 
 
 def main():

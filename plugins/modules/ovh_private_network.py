@@ -142,18 +142,8 @@ failure:
 """
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import CREATE_RESEND, OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import PRIVATE_NETWORK
-
-
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
-def create_grace(params):
-    """Seconds to look for the object of an ambiguous create before sending it again."""
-    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
 
 
 def all_active(net):
@@ -225,8 +215,7 @@ class OvhPrivateNetwork(OvhModule):
             state = {}
 
             def do_create():
-                state["net"] = self.create_or_adopt(self.base, body, self.find, "private network %s" % p["name"],
-                                                    grace=create_grace(self.params), resend=CREATE_RESEND)
+                state["net"] = self.create_or_adopt(self.base, body, self.find, "private network %s" % p["name"])
 
             plan.add("create private network %s" % p["name"], do_create, after=dict(
                 name=p["name"], vlanId=p["vlan_id"], status="BUILDING", type="private",
@@ -286,15 +275,9 @@ class OvhPrivateNetwork(OvhModule):
             return
         name = current.get("name")
         self.result["network"] = current
-        plan = Plan(current)
-
-        def do_delete():
-            self.wait_for("until_stable", self.fetcher(current["id"]), PRIVATE_NETWORK, name)
-            self.client.delete("%s/%s" % (self.base, current["id"]))
-
-        plan.delete("delete private network %s (%s)" % (name, current["id"]), do_delete)
-        if self.execute(plan) and self.params["wait"]:
-            self.wait_for("until_gone", self.fetcher(current["id"]), PRIVATE_NETWORK, name)
+        self.execute(self.plan_delete(current, "delete private network %s (%s)" % (name, current["id"]),
+                                      "%s/%s" % (self.base, current["id"]), self.fetcher(current["id"]),
+                                      PRIVATE_NETWORK, name))
 
     def run(self):
         current = self.find()

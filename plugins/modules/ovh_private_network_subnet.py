@@ -152,16 +152,6 @@ import ipaddress
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
 
 
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
-def create_grace(params):
-    """Seconds to look for the object of an ambiguous create before sending it again."""
-    return min(30.0, max(1.0, 10 * (params.get("wait_sleep") or 3.0)))
-
-
 def subnet_region(subnet):
     pools = subnet.get("ipPools") or []
     return pools[0].get("region") if pools else None
@@ -268,10 +258,8 @@ class OvhPrivateNetworkSubnet(OvhModule):
             if current is None:
                 return
             self.result["subnet"] = current
-            plan = Plan(current)
-            plan.delete("delete subnet %s of %s in %s" % (p["cidr"], net.get("name"), p["region"]),
-                        lambda: self.client.delete("%s/%s" % (path, current["id"])))
-            self.execute(plan)
+            summary = "delete subnet %s of %s in %s" % (p["cidr"], net.get("name"), p["region"])
+            self.execute(self.plan_delete(current, summary, "%s/%s" % (path, current["id"])))
             return
         if current is not None:
             self.check_unchangeable(current)
@@ -284,9 +272,7 @@ class OvhPrivateNetworkSubnet(OvhModule):
 
         def do_create():
             self.region_active(net)
-            state["subnet"] = self.create_or_adopt(path, body, lambda: self.find(nid),
-                                                   "subnet %s" % p["cidr"],
-                                                   grace=create_grace(self.params), resend=CREATE_RESEND)
+            state["subnet"] = self.create_or_adopt(path, body, lambda: self.find(nid), "subnet %s" % p["cidr"])
 
         gateway = None if p["no_gateway"] else str(ipaddress.ip_network(p["cidr"]).network_address + 1)
         plan.add("create subnet %s of %s in %s" % (p["cidr"], net.get("name"), p["region"]), do_create, after=dict(

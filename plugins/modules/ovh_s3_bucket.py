@@ -133,11 +133,6 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._module import O
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-# A create that answered 5xx (or timed out) and whose object is still not found after the grace period was
-# not applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
-
-
 # Seconds to look for the bucket of an ambiguous create before sending it again (S3 answers at once).
 CREATE_GRACE = 3.0
 
@@ -198,7 +193,7 @@ class OvhS3Bucket(OvhModule):
 
             def do_create():
                 state["bucket"] = self.create_or_adopt(self.base, body, self.find, "bucket %s" % p["name"],
-                                                       grace=CREATE_GRACE, resend=CREATE_RESEND)
+                                                       grace=CREATE_GRACE)
 
             after = dict(name=p["name"], region=p["region"], ownerId=owner["id"],
                          versioning=body.get("versioning", dict(status="disabled")),
@@ -236,10 +231,8 @@ class OvhS3Bucket(OvhModule):
         if current is None:
             return
         self.result["bucket"] = current
-        plan = Plan(current)
-        plan.delete("delete bucket %s in %s" % (self.params["name"], self.params["region"]),
-                    lambda: self.client.delete("%s/%s" % (self.base, self.params["name"])))
-        self.execute(plan)
+        self.execute(self.plan_delete(current, "delete bucket %s in %s" % (self.params["name"], self.params["region"]),
+                                      "%s/%s" % (self.base, self.params["name"])))
 
     def run(self):
         current = self.find()

@@ -122,15 +122,8 @@ failure:
   type: dict
 """
 
-import time
-
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import CLOUD_USER
-
-# A create that answered 5xx (or timed out) and whose key pair is still not found after the grace period was not
-# applied: it is sent again, at most this many more times.
-CREATE_RESEND = 2
 
 
 class OvhS3Credentials(OvhModule):
@@ -154,33 +147,23 @@ class OvhS3Credentials(OvhModule):
                       % (ref, self.params["service_name"]))
         return found[0]
 
+    def list_pairs(self, base):
+        return sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
+
     def send_create(self, base):
         """POST a key pair. After a 5xx or a timeout the POST is not resent while its pair may exist: a pair
         that appears is the one it created (there was none before), and its secret is read. Only when no
         pair appears within the grace period is the create sent again (CREATE_RESEND times at most)."""
-        grace = min(30.0, max(1.0, 10 * (self.params.get("wait_sleep") or 3.0)))
-        sent = 0
-        while True:
-            sent += 1
-            try:
-                return self.client.post(base)
-            except OvhAmbiguousWrite as exc:
-                deadline = time.monotonic() + grace
-                while True:
-                    pairs = sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
-                    if pairs:
-                        pair = dict(pairs[0])
-                        pair["secret"] = (self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True)
-                                          or {}).get("secret")
-                        self.result["adopted"] = True
-                        self.module.warn("The create of the S3 key pair answered %s %s but the pair was created; "
-                                         "it has been adopted." % (exc.http_status or "", exc.message))
-                        return pair
-                    if time.monotonic() >= deadline:
-                        break
-                    time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
-                if sent > CREATE_RESEND:
-                    raise
+        def adopt(found, exc, _earlier):
+            pair = dict(found)
+            pair["secret"] = (self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True)
+                              or {}).get("secret")
+            self.module.warn("The create of the S3 key pair answered %s %s but the pair was created; it has been "
+                             "adopted." % (exc.http_status or "", exc.message))
+            return pair
+
+        return self.create_or_adopt(base, None, lambda: (self.list_pairs(base) or [None])[0], "the S3 key pair",
+                                    conflict=False, adopt=adopt)
 
     def run(self):
         p = self.params
@@ -188,7 +171,7 @@ class OvhS3Credentials(OvhModule):
         uid = user["id"]
         self.result["user_id"] = uid
         base = "%s/user/%s/s3Credentials" % (self.project_path, uid)
-        pairs = sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
+        pairs = self.list_pairs(base)
         if p["access"] is not None:
             pairs = [c for c in pairs if c.get("access") == p["access"]]
         if p["state"] == "absent":

@@ -175,8 +175,8 @@ def test_user_create_not_applied_is_sent_again():
 
 def test_user_500_then_409_is_our_user():
     mod, client = _user_module([_ambiguous(), _conflict()], [])
-    mod.poll_find = lambda grace: None  # not visible during the grace period: the create is sent again...
-    mod.find = lambda: {"id": "u", "username": "app"}  # ...and answers 409: it was applied after all
+    # Not visible during the grace period: the create is sent again, and answers 409: it was applied after all.
+    mod.find = lambda: {"id": "u", "username": "app"} if len(client.sent) == 2 else None
     user, reset = mod.send_create({"name": "app"})
     assert user["id"] == "u" and reset is True and len(client.sent) == 2
     assert "then User 'app' already exists" in mod.module.warnings[0]

@@ -163,10 +163,15 @@ def test_create_or_adopt_resends_only_what_was_not_applied():
     assert mod.create_or_adopt("/x", {}, lambda: next(found), "thing", grace=5.0, resend=1) == {"id": "late"}
     assert len(mod._client.posts) == 1 and mod.result["adopted"] is True
 
-    mod = _module(OvhModule, [_ambiguous()])  # the default: never resent
+    mod = _module(OvhModule, [_ambiguous()])  # resend=0: never resent
+    with pytest.raises(OvhAmbiguousWrite):
+        mod.create_or_adopt("/x", {}, lambda: None, "thing", grace=0.0, resend=0)
+    assert len(mod._client.posts) == 1
+
+    mod = _module(OvhModule, [_ambiguous(), _ambiguous(), _ambiguous()])  # the default: sent again twice at most
     with pytest.raises(OvhAmbiguousWrite):
         mod.create_or_adopt("/x", {}, lambda: None, "thing", grace=0.0)
-    assert len(mod._client.posts) == 1
+    assert len(mod._client.posts) == 3
 
     conflict = OvhApiError("exists", http_status=409, error_class="Client::Conflict")
     mod = _module(OvhModule, [conflict])
