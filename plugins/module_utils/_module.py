@@ -255,6 +255,28 @@ class OvhModule(object):
         low = str(key).lower()
         return any(s.lower() == low or low.endswith(s.lower()) for s in self.secret_fields)
 
+    # -- finding -------------------------------------------------------------
+
+    def pick(self, objects, ref, what, several, key="name", gone=("DELETING",)):
+        """The one of ``objects`` whose ID is ``ref``, else the one whose ``key`` is ``ref`` (among those whose
+        status is not in ``gone``). Fails when there is none, or several (``several``: the message, formatted
+        with their number and ``ref``)."""
+        found = [o for o in objects if str(o.get("id")) == ref] or [
+            o for o in objects if o.get(key) == ref and o.get("status") not in gone]
+        if len(found) > 1:
+            self.fail(several % (len(found), ref))
+        if not found:
+            self.fail("No %s with the ID or %s %r in project %s." % (what, key, ref, self.params["service_name"]))
+        return found[0]
+
+    def pick_cloud_user(self, ref, hint):
+        """The Public Cloud user (not being deleted) whose ID or description is ``ref``; ``hint`` tells what to
+        do when several have that description."""
+        users = [u for u in self.client.get("%s/user" % self.project_path) or []
+                 if u.get("status") not in ("deleted", "deleting")]
+        return self.pick(users, ref, "Public Cloud user", "%d users have the description %r; " + hint + ".",
+                         key="description")
+
     # -- writes that may have been applied --------------------------------
 
     def create_grace(self):

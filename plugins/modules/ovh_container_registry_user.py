@@ -130,15 +130,8 @@ class OvhContainerRegistryUser(OvhModule):
         return "%s/containerRegistry" % self.project_path
 
     def resolve_registry(self):
-        ref = self.params["registry"]
-        registries = self.client.get(self.base) or []
-        by_id = [r for r in registries if r.get("id") == ref]
-        found = by_id or [r for r in registries if r.get("name") == ref and r.get("status") != "DELETING"]
-        if len(found) > 1:
-            self.fail("%d registries are named %r; use the ID." % (len(found), ref))
-        if not found:
-            self.fail("No registry with the ID or name %r in project %s." % (ref, self.params["service_name"]))
-        return found[0]
+        return self.pick(self.client.get(self.base) or [], self.params["registry"], "registry",
+                         "%d registries are named %r; use the ID.")
 
     def find(self, rid):
         for user in self.client.get("%s/%s/users" % (self.base, rid)) or []:

@@ -198,15 +198,8 @@ class OvhPrivateNetworkSubnet(OvhModule):
         return "%s/network/private" % self.project_path
 
     def resolve_network(self):
-        ref = self.params["network"]
-        nets = self.client.get(self.base) or []
-        found = [n for n in nets if n.get("id") == ref] or [
-            n for n in nets if n.get("name") == ref and n.get("status") != "DELETING"]
-        if len(found) > 1:
-            self.fail("%d private networks are named %r; use the ID." % (len(found), ref))
-        if not found:
-            self.fail("No private network with the ID or name %r in project %s." % (ref, self.params["service_name"]))
-        return found[0]
+        return self.pick(self.client.get(self.base) or [], self.params["network"], "private network",
+                         "%d private networks are named %r; use the ID.")
 
     def find(self, nid):
         for subnet in self.client.get("%s/%s/subnet" % (self.base, nid)) or []:

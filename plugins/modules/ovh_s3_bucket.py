@@ -166,16 +166,7 @@ class OvhS3Bucket(OvhModule):
         return None
 
     def resolve_owner(self):
-        ref = self.params["owner"]
-        users = [u for u in self.client.get("%s/user" % self.project_path) or []
-                 if u.get("status") not in ("deleted", "deleting")]
-        found = [u for u in users if str(u.get("id")) == ref] or [u for u in users if u.get("description") == ref]
-        if len(found) > 1:
-            self.fail("%d users have the description %r; set owner to the ID of one of them." % (len(found), ref))
-        if not found:
-            self.fail("No Public Cloud user with the ID or description %r in project %s."
-                      % (ref, self.params["service_name"]))
-        return found[0]
+        return self.pick_cloud_user(self.params["owner"], "set owner to the ID of one of them")
 
     def present(self, current):
         p = self.params

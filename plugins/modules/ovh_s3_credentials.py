@@ -136,16 +136,7 @@ class OvhS3Credentials(OvhModule):
     )
 
     def resolve_user(self):
-        ref = self.params["user"]
-        users = [u for u in self.client.get("%s/user" % self.project_path) or []
-                 if u.get("status") not in ("deleted", "deleting")]
-        found = [u for u in users if str(u.get("id")) == ref] or [u for u in users if u.get("description") == ref]
-        if len(found) > 1:
-            self.fail("%d users have the description %r; use the ID." % (len(found), ref))
-        if not found:
-            self.fail("No Public Cloud user with the ID or description %r in project %s."
-                      % (ref, self.params["service_name"]))
-        return found[0]
+        return self.pick_cloud_user(self.params["user"], "use the ID")
 
     def list_pairs(self, base):
         return sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
