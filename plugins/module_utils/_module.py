@@ -200,7 +200,13 @@ class OvhModule(object):
         """Check the options before anything is sent; call :meth:`fail` on bad input."""
 
     def run(self):
-        raise NotImplementedError
+        """By default: ``find()`` the object (None when there is none), then ``absent(current)`` or
+        ``present(current)`` according to O(state). A module that works otherwise overrides this."""
+        current = self.find()
+        if self.params["state"] == "absent":
+            self.absent(current)
+        else:
+            self.present(current)
 
     # -- client ------------------------------------------------------------
 

@@ -263,13 +263,6 @@ class OvhCloudUser(OvhModule):
                                       "%s/%s" % (self.base, current["id"]), self.fetcher(current["id"]), CLOUD_USER,
                                       self.what(current)))
 
-    def run(self):
-        current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
-        else:
-            self.present(current)
-
 
 def main():
     OvhCloudUser().main()

@@ -254,13 +254,6 @@ class OvhContainerRegistry(OvhModule):
         self.execute(self.plan_delete(current, "delete registry %s (%s)" % (name, rid), "%s/%s" % (self.base, rid),
                                       self.fetcher(rid), REGISTRY, name))
 
-    def run(self):
-        current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
-        else:
-            self.present(current)
-
 
 def main():
     OvhContainerRegistry().main()

@@ -743,13 +743,6 @@ class OvhDatabase(OvhModule):
         self.execute(self.plan_delete(current, "delete %s service %s (%s)" % (current.get("engine"), name, sid),
                                       self.service_path(sid), self.fetcher(sid), DATABASE, name))
 
-    def run(self):
-        current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
-        else:
-            self.present(current)
-
 
 def main():
     OvhDatabase().main()

@@ -216,13 +216,6 @@ class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
         self.execute(self.plan_delete_object(current, "connectionPool",
                                              "delete connection pool %s" % self.params["name"]))
 
-    def run(self):
-        current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
-        else:
-            self.present(current)
-
 
 def main():
     OvhDatabaseConnectionPool().main()

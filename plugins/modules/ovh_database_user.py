@@ -272,13 +272,6 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
         self.execute(self.plan_delete_object(current, "user", "delete user %s" % current.get("username"),
                                              self.fetcher(current["id"]), DATABASE, "user %s" % self.params["name"]))
 
-    def run(self):
-        current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
-        else:
-            self.present(current)
-
 
 def main():
     OvhDatabaseUser().main()

@@ -279,13 +279,6 @@ class OvhPrivateNetwork(OvhModule):
                                       "%s/%s" % (self.base, current["id"]), self.fetcher(current["id"]),
                                       PRIVATE_NETWORK, name))
 
-    def run(self):
-        current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
-        else:
-            self.present(current)
-
 
 def main():
     OvhPrivateNetwork().main()

@@ -225,13 +225,6 @@ class OvhS3Bucket(OvhModule):
         self.execute(self.plan_delete(current, "delete bucket %s in %s" % (self.params["name"], self.params["region"]),
                                       "%s/%s" % (self.base, self.params["name"])))
 
-    def run(self):
-        current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
-        else:
-            self.present(current)
-
 
 def main():
     OvhS3Bucket().main()
