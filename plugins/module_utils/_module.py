@@ -263,6 +263,18 @@ class OvhModule(object):
 
     # -- finding -------------------------------------------------------------
 
+    def find_by_id_or_name(self, path, plural, gone=("DELETING",)):
+        """``path/<O(id)>`` when O(id) is set (None on 404), else the one object of the list at ``path`` named
+        O(name) whose status is not in ``gone`` (None when there is none); fails when several have that name."""
+        p = self.params
+        if p["id"]:
+            return self.client.get_or_none("%s/%s" % (path, p["id"]))
+        found = [o for o in self.client.get(path) or [] if o.get("name") == p["name"] and o.get("status") not in gone]
+        if len(found) > 1:
+            self.fail("%d %s are named %r (%s); set id to choose one."
+                      % (len(found), plural, p["name"], ", ".join(sorted(o["id"] for o in found))))
+        return found[0] if found else None
+
     def pick(self, objects, ref, what, several, key="name", gone=("DELETING",)):
         """The one of ``objects`` whose ID is ``ref``, else the one whose ``key`` is ``ref`` (among those whose
         status is not in ``gone``). Fails when there is none, or several (``several``: the message, formatted

@@ -152,15 +152,7 @@ class OvhContainerRegistry(OvhModule):
         return "%s/containerRegistry" % self.project_path
 
     def find(self):
-        p = self.params
-        if p["id"]:
-            return self.client.get_or_none("%s/%s" % (self.base, p["id"]))
-        found = [r for r in self.client.get(self.base) or []
-                 if r.get("name") == p["name"] and r.get("status") not in ("DELETING", "DELETED")]
-        if len(found) > 1:
-            self.fail("%d registries are named %r (%s); set id to choose one."
-                      % (len(found), p["name"], ", ".join(sorted(r["id"] for r in found))))
-        return found[0] if found else None
+        return self.find_by_id_or_name(self.base, "registries", gone=("DELETING", "DELETED"))
 
     def fetcher(self, rid):
         return lambda: self.client.get_or_none("%s/%s" % (self.base, rid))

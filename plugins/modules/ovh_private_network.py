@@ -183,15 +183,7 @@ class OvhPrivateNetwork(OvhModule):
         return "%s/network/private" % self.project_path
 
     def find(self):
-        p = self.params
-        if p["id"]:
-            return self.client.get_or_none("%s/%s" % (self.base, p["id"]))
-        found = [n for n in self.client.get(self.base) or []
-                 if n.get("name") == p["name"] and n.get("status") != "DELETING"]
-        if len(found) > 1:
-            self.fail("%d private networks are named %r (%s); set id to choose one."
-                      % (len(found), p["name"], ", ".join(sorted(n["id"] for n in found))))
-        return found[0] if found else None
+        return self.find_by_id_or_name(self.base, "private networks")
 
     def fetcher(self, nid):
         return lambda: self.client.get_or_none("%s/%s" % (self.base, nid))
