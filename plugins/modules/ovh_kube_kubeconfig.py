@@ -15,8 +15,10 @@ description:
   - Fetches the cluster's admin kubeconfig (C(POST .../kube/{kubeId}/kubeconfig), a POST that changes
     nothing) on every run, and writes it to O(dest) or returns it.
   - O(dest) is written atomically (a temporary file in the same directory, then a rename) with mode C(0600),
-    and only when its content or mode differ. The client key and certificate never appear in the result,
-    the diff or a log.
+    and only when its content or mode differ. The client key and certificate then never appear in the
+    result, the diff or a log.
+  - Without O(dest), the kubeconfig is returned in RV(kubeconfig). A task result that carries it is hidden from
+    the output (as with C(no_log), even with C(-vvv)), but C(register) still receives it.
   - O(reset=true) regenerates the kubeconfig first (C(POST .../kubeconfig/reset)), which revokes the previous
     one. B(Not idempotent:) it runs on every run where it is set.
 author:
@@ -35,7 +37,9 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
-    details: The diff shows the kubeconfig with the client key, certificate and token replaced by a fingerprint.
+    details:
+      - Only with O(dest). The diff shows the kubeconfig's structure, server and CA; every other value (the client
+        key, certificate, token...) is replaced by a fingerprint, so a new key shows as a change.
 options:
   cluster:
     description:
@@ -46,8 +50,8 @@ options:
     description:
       - Where to write the kubeconfig. Missing parent directories are created with mode C(0700).
       - The file always gets mode C(0600).
-      - Without O(dest), the content is returned in RV(kubeconfig); the task must then set C(no_log=true)
-        (the module fails otherwise), and the result must not be printed.
+      - Without O(dest), the content is returned in RV(kubeconfig) and the task result is hidden from the
+        output.
     type: path
   reset:
     description:
@@ -60,6 +64,10 @@ notes:
   - The kubeconfig gives cluster-admin rights. Keep O(dest) out of version control.
   - O(wait) does not apply to O(reset=true), which always waits (the new kubeconfig is only served once the
     cluster is ready again).
+  - A registered RV(kubeconfig) is the secret itself. Do not print it, and prefer O(dest) to writing it with
+    another module (M(ansible.builtin.copy) shows the content in diff mode unless the task sets C(diff=false)).
+  - C(async) is refused unless the task is C(no_log), because the result of an async task is read later by
+    C(async_status), which cannot hide it.
 seealso:
   - module: keikolatam.gitops.ovh_kube_cluster
   - module: kubernetes.core.k8s
@@ -78,10 +86,15 @@ EXAMPLES = r"""
     kubeconfig: "{{ kubeconfig.dest }}"
     kind: Node
 
-- name: Keep the kubeconfig in memory only (the task must be no_log)
+- name: Keep the kubeconfig in memory only (the result is hidden from the output, register gets it)
   keikolatam.gitops.ovh_kube_kubeconfig:
     cluster: keiko-staging
   register: kc
+
+- name: Use it without writing it to disk (no_log, as the task's arguments hold it)
+  kubernetes.core.k8s_info:
+    kubeconfig: "{{ kc.kubeconfig | from_yaml }}"
+    kind: Namespace
   no_log: true
 
 - name: Revoke the current kubeconfig and write the new one (runs every time)
@@ -127,7 +140,9 @@ state:
   returned: when O(dest) is set
   type: str
 kubeconfig:
-  description: The kubeconfig (YAML text), with the client key. Only when the task has C(no_log=true).
+  description:
+    - The kubeconfig (YAML text), with the client key. The task result that carries it is hidden from the output,
+      C(register) receives it.
   returned: when O(dest) is not set
   type: str
 host:
@@ -185,6 +200,14 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._module import P
 FILE_MODE = 0o600
 # kubeconfig user fields that are secrets.
 SECRET_USER_FIELDS = ("client-key-data", "client-certificate-data", "token", "password")
+# The values a diff shows ("*" is any list item); every other value is replaced by a fingerprint.
+PUBLIC_PATHS = frozenset([
+    ("apiVersion",), ("kind",), ("current-context",),
+    ("clusters", "*", "name"), ("clusters", "*", "cluster", "server"),
+    ("clusters", "*", "cluster", "certificate-authority-data"),
+    ("contexts", "*", "name"), ("contexts", "*", "context", "cluster"), ("contexts", "*", "context", "user"),
+    ("users", "*", "name"),
+])
 
 
 def parse_kubeconfig(content):
@@ -203,21 +226,34 @@ def parse_kubeconfig(content):
             value = ((user or {}).get("user") or {}).get(field)
             if isinstance(value, str) and value:
                 secrets.append(value)
-    return cluster.get("server"), cluster.get("certificate-authority-data"), secrets, data
+    return cluster.get("server"), cluster.get("certificate-authority-data"), secrets
+
+
+def fingerprint(value):
+    return "<redacted, sha256 %s>" % hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:12]
+
+
+def _redact(node, path):
+    if isinstance(node, dict):
+        return dict((key, _redact(value, path + (str(key),))) for key, value in node.items())
+    if isinstance(node, list):
+        return [_redact(value, path + ("*",)) for value in node]
+    if node is None or isinstance(node, bool) or path in PUBLIC_PATHS:
+        return node
+    return fingerprint(node)
 
 
 def redacted_text(content):
-    """The kubeconfig for a diff: secrets replaced by a short fingerprint, so a changed key shows."""
+    """The kubeconfig for a diff: only its structure and public values (server, CA, names); any other value
+    (client key, certificate, token, exec or auth-provider settings) is a short fingerprint, so a change
+    shows. Text that is not YAML is one fingerprint."""
     if content is None:
         return ""
-    data = parse_kubeconfig(content)[3]
-    for user in data.get("users") or []:
-        fields = (user or {}).get("user") or {}
-        for field in SECRET_USER_FIELDS:
-            if isinstance(fields.get(field), str) and fields[field]:
-                digest = hashlib.sha256(fields[field].encode("utf-8")).hexdigest()[:12]
-                fields[field] = "<redacted, sha256 %s>" % digest
-    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return "# not YAML, %d bytes, %s\n" % (len(content), fingerprint(content))
+    return yaml.safe_dump(_redact(data, ()), default_flow_style=False, sort_keys=False)
 
 
 def write_atomic(dest, content, mode=FILE_MODE):
@@ -247,9 +283,6 @@ class OvhKubeKubeconfig(KubeModule):
     def validate(self):
         if not HAS_YAML:
             self.fail("PyYAML is required.")
-        if not self.params["dest"] and not self.module.no_log:
-            self.fail("Without dest the kubeconfig is returned in the result: set no_log: true on the task, "
-                      "or set dest to write it to a file.")
         dest = self.params["dest"]
         if dest and os.path.isdir(dest):
             self.fail("dest %s is a directory; give a file path." % dest)
@@ -261,9 +294,10 @@ class OvhKubeKubeconfig(KubeModule):
         content = answer.get("content")
         if not content:
             self.fail("The API answered without a kubeconfig for cluster %r." % self.params["cluster"])
-        host, ca, secrets = parse_kubeconfig(content)[:3]
+        host, ca, secrets = parse_kubeconfig(content)
         if self.params["dest"]:
-            # Nothing returned holds them; mask them wherever they could leak (warnings, errors).
+            # Nothing returned holds them; mask them wherever they could leak (warnings, errors). Without
+            # dest they are returned: the action plugin hides the result (masking would blank them).
             self.module.no_log_values.update([content] + secrets)
         return content, host, ca
 
