@@ -7,10 +7,11 @@ production, destroy, destroy again.
 
 import json
 import stat
+from pathlib import Path
 
 import yaml
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[3]
 
 SERVICES = ["identity", "learning", "reputation", "passport", "governance", "marketplace"]
 PROJECT = "/cloud/project/{serviceName}"
