@@ -108,4 +108,9 @@ options:
       - Seconds between two reads of the status while waiting.
     type: float
     default: 10
+notes:
+  - To set O(wait), O(wait_timeout) or O(wait_sleep) for several modules, use C(module_defaults) with
+    C(group/keikolatam.gitops.ovh_wait), the modules that take them. C(group/keikolatam.gitops.ovh) also holds
+    modules that do not (the C(_info) modules, M(keikolatam.gitops.ovh_s3_bucket)), which would fail with
+    C(Unsupported parameters).
 """

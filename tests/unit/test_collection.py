@@ -1,5 +1,6 @@
 """The collection as users install and read it: the Galaxy build, ansible-doc, the action group."""
 
+import ast
 import json
 import os
 import subprocess
@@ -71,6 +72,26 @@ def test_every_ovh_module_is_in_the_ovh_action_group():
     modules = set(n for n in plugin_names("modules") if n.startswith("ovh_"))
     assert modules, "no OVH module found"
     assert group == modules, "missing: %s, stale: %s" % (sorted(modules - group), sorted(group - modules))
+
+
+def module_doc(name):
+    """The DOCUMENTATION of plugins/modules/<name>.py, parsed (without importing the module)."""
+    with open(os.path.join(REPO, "plugins", "modules", name + ".py")) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "DOCUMENTATION":
+            return yaml.safe_load(node.value.value)
+    raise AssertionError("%s has no DOCUMENTATION" % name)
+
+
+def test_the_ovh_wait_action_group_is_the_modules_that_take_the_wait_options():
+    """module_defaults for group/keikolatam.gitops.ovh_wait must reach no module that rejects wait options."""
+    with open(os.path.join(REPO, "meta", "runtime.yml")) as f:
+        group = set(yaml.safe_load(f)["action_groups"]["ovh_wait"])
+    waiting = set(n for n in plugin_names("modules") if n.startswith("ovh_")
+                  and "keikolatam.gitops.ovh.wait" in (module_doc(n).get("extends_documentation_fragment") or []))
+    assert waiting, "no module takes the wait options"
+    assert group == waiting, "missing: %s, stale: %s" % (sorted(waiting - group), sorted(group - waiting))
 
 
 def test_requires_ansible_admits_the_tested_core():
