@@ -63,13 +63,14 @@ integration: venv collection kube-binaries
 
 # The test command (README, .ci/run): quality gates first, then every test with branch coverage.
 COVERAGE_DIR := $(CURDIR)/tests/output/coverage
-# Two workers (one per core); a test file stays on one worker, in order.
+# Two workers (one per core); tests are spread one by one, but for the ordered or control-plane directories
+# that tests/conftest.py (SERIAL_DIRS) keeps on one worker, in order.
 PYTEST_WORKERS ?= 2
 test: venv collection kube-binaries lint sanity
 	@rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
-	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
+	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
 	  --cov --cov-config=.coveragerc --cov-report= tests; rc=$$?; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage combine --append --rcfile=.coveragerc -q $(COVERAGE_DIR)/modules*; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage report --rcfile=.coveragerc; \
