@@ -24,12 +24,6 @@ MODULES = REPO / "plugins" / "modules"
 BIN = Path(sys.executable).parent
 TRANSITION = 0.3
 FAST = {"wait_sleep": 0.1, "wait_timeout": 60}
-# Modules with wait/wait_timeout/wait_sleep (the keikolatam.gitops.ovh.wait fragment): module_defaults cannot give
-# these options to the others.
-WAITING_MODULES = ("ovh_kube_cluster", "ovh_kube_nodepool", "ovh_kube_kubeconfig", "ovh_kube_iprestrictions",
-                   "ovh_kube_oidc", "ovh_database", "ovh_database_user", "ovh_database_database",
-                   "ovh_database_connection_pool", "ovh_container_registry", "ovh_container_registry_user",
-                   "ovh_cloud_user", "ovh_s3_credentials", "ovh_private_network", "ovh_private_network_subnet")
 CREDENTIAL_ENV = ("OVH_ENDPOINT", "OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY",
                   "OVH_CLOUD_PROJECT_SERVICE")
 STANDARD_KEYS = {"changed", "failed", "msg", "invocation", "diff", "warnings", "deprecations", "exception",
@@ -117,7 +111,8 @@ def run_steps(emu, tmp_path, steps, verbosity=0, defaults=None, name="scenario")
     tasks.append({"name": "dump results", "no_log": True, "check_mode": False,
                   "ansible.builtin.copy": {"content": "{{ %s | to_json }}" % results, "dest": str(out)}})
     wait_defaults = dict(FAST, **(defaults or {}))
-    module_defaults = dict(("keikolatam.gitops." + m, wait_defaults) for m in WAITING_MODULES)
+    # The modules with wait/wait_timeout/wait_sleep (meta/runtime.yml): the others would refuse these options.
+    module_defaults = {"group/keikolatam.gitops.ovh_wait": wait_defaults}
     play = [{"name": name, "hosts": "localhost", "gather_facts": False, "connection": "local",
              "module_defaults": module_defaults, "tasks": tasks}]
     book = tmp_path / ("%s.yml" % name)
