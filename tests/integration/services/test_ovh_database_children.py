@@ -25,15 +25,16 @@ def test_500_but_created_is_adopted_not_duplicated(play, emu, pg):
         Step("s3", "ovh_s3_credentials", {"user": "keiko-backups"}),
     ])
     emu.set_faults(fault_500_created_rate=0.0)
-    # A new database stays unknown to PgBouncer for transition_seconds: longer than the step to the pool.
-    emu.set_settings(transition_seconds=4.0)
+    # A new database stays unknown to PgBouncer for transition_seconds: much longer than the step to the pool
+    # takes to start, even on a loaded machine (the pool retries the 403 every wait_sleep until it is known).
+    emu.set_settings(transition_seconds=15.0)
     again = play([
         Step("user_again", "ovh_database_user", {"cluster": "keiko-pg", "name": "app", "roles": ["replication"]}),
         Step("db_again", "ovh_database_database", {"cluster": "keiko-pg", "name": "app"}),
         Step("db_new", "ovh_database_database", {"cluster": "keiko-pg", "name": "fresh"}),
         Step("pool", "ovh_database_connection_pool", {"cluster": "keiko-pg", "name": "fresh-pool",
                                                       "database": "fresh", "user": "app", "mode": "transaction",
-                                                      "size": 10}),
+                                                      "size": 10, "wait_sleep": 1.0}),
     ], name="again")
 
     # The create answered 500, was not sent again, and the user was adopted with a fresh password.

@@ -38,5 +38,4 @@ def test_vvv_output_holds_no_password_secret_or_consumer_key(play, emu, pg):
         assert value not in run.output, "%s leaked in the -vvv output" % what
     # The run was verbose: the results without a secret are printed, those with one are hidden.
     assert run["db_user_again"]["user"]["id"] in run.output
-    assert run["s3"]["credentials"]["access"] in run.output or "censored" in run.output
     assert run.output.count("the output has been hidden") >= 6

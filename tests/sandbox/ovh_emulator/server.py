@@ -235,8 +235,9 @@ class Emulator:
             ans = Answer(500, dict(BODY_500))
         entry["status"] = ans.status
         entry["duration_ms"] = round((time.monotonic() - t0) * 1000.0, 3)
-        self._send(h, ans, qid)
+        # Logged before the answer is sent: a client that reads the log right after its answer sees it.
         self.log.append(entry)
+        self._send(h, ans, qid)
 
     def _api(self, h, method: str, prefix: str, api_path: str, query: dict, body_text: str,
              entry: dict) -> Answer:
