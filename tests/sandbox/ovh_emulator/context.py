@@ -37,6 +37,15 @@ class Ctx:
             raise NotFound("This service does not exist")
         return proj
 
+    def lookup(self, items: dict, key: str, message: str, *, hide_fresh: bool = False) -> dict:
+        """``items[key]``, touched; 404 ``message`` when it is absent (or, with ``hide_fresh``, inside its
+        "404 right after create" window)."""
+        obj = items.get(key)
+        if obj is None or (hide_fresh and self.recently_created(obj)):
+            raise NotFound(message)
+        self.touch(key)
+        return obj
+
     def touch(self, *ids: str) -> None:
         for i in ids:
             if i and i not in self.touched:

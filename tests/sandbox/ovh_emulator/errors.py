@@ -87,6 +87,12 @@ def integrity_error(action: str, kind: str, status: str) -> ApiError:
     return BadRequest(f"[IntegrityError] 400: Cannot {action} {kind}: {kind} status is {status}")
 
 
+def require_ready(obj: dict, action: str, kind: str) -> None:
+    """Refuse ``action`` on ``obj`` (a ``kind``) with :func:`integrity_error` while it is not READY."""
+    if obj["status"] != "READY":
+        raise integrity_error(action, kind, obj["status"])
+
+
 def invalid_data(message: str, request_id: str) -> ApiError:
     """``[InvalidDataError] 400: ... (request ID: ...)`` (FACTS.md)."""
     return BadRequest(f"[InvalidDataError] 400: {message} (request ID: {request_id})")

@@ -28,7 +28,7 @@ import hashlib
 import ipaddress
 
 from .. import lifecycle
-from ..errors import BadRequest, Conflict, Forbidden, NotFound, integrity_error, invalid_data
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, integrity_error, invalid_data, require_ready
 from ..routing import advancer, project_initializer, route
 
 P = "/cloud/project/{serviceName}/database"
@@ -86,18 +86,32 @@ def _dbs(ctx, serviceName) -> dict:
     return ctx.project(serviceName).setdefault("databases", {})
 
 
-def _record(ctx, serviceName, clusterId, engine: str | None = ENGINE) -> dict:
+def _record(ctx, serviceName, clusterId, engine: str | None = ENGINE, ready_for: str | None = None) -> dict:
+    """The service's record (404 ``Service <id> not found``); with ``ready_for``, refused unless READY."""
     rec = _dbs(ctx, serviceName).get(clusterId)
     if rec is None or (engine is not None and rec["svc"]["engine"] != engine):
         raise NotFound(f"Service {clusterId} not found")
     ctx.touch(clusterId)
+    if ready_for is not None:
+        require_ready(rec["svc"], ready_for, "Service")
     return rec
 
 
-def _require_ready(rec: dict, action: str, kind: str = "Service") -> None:
-    status = rec["svc"]["status"]
-    if status != "READY":
-        raise integrity_error(action, kind, status)
+# what the 404 of a missing member of a service's collection calls it
+MEMBER_KIND = {"users": "User", "databases": "Database", "pools": "Connection pool", "backups": "Backup"}
+
+
+def _member(ctx, rec: dict, collection: str, member_id: str) -> dict:
+    """``rec[collection][member_id]`` (404 ``<Kind> <id> not found``)."""
+    return ctx.lookup(rec[collection], member_id, f"{MEMBER_KIND[collection]} {member_id} not found")
+
+
+def _member_ids(ctx, serviceName, clusterId, collection: str) -> list[str]:
+    return sorted(_record(ctx, serviceName, clusterId)[collection])
+
+
+def _begin_update(ctx, svc: dict) -> None:
+    lifecycle.begin(svc, "UPDATING", "READY", ctx.now, ctx.transition, action="update")
 
 
 def _ts(text: str) -> float:
@@ -473,9 +487,8 @@ def get_pg(ctx, serviceName, clusterId):
 
 @route("PUT", PGC)
 def update_pg(ctx, serviceName, clusterId):
-    rec = _record(ctx, serviceName, clusterId)
+    rec = _record(ctx, serviceName, clusterId, ready_for="update")
     svc = rec["svc"]
-    _require_ready(rec, "update", "Service")
     body = ctx.body or {}
     for ro in ("engine", "region", "networkId", "subnetId"):
         if ro in body and body[ro] != _public(svc).get(ro):
@@ -536,7 +549,7 @@ def update_pg(ctx, serviceName, clusterId):
     for node in svc["nodes"]:
         node["flavor"] = flavor
     if changed:
-        lifecycle.begin(svc, "UPDATING", "READY", ctx.now, ctx.transition, action="update")
+        _begin_update(ctx, svc)
         for node in svc["nodes"]:
             node["status"] = "UPDATING"
     return _service_view(ctx, rec)
@@ -567,7 +580,7 @@ def _check_roles(ctx, roles) -> list:
 
 @route("GET", PGC + "/user")
 def list_users(ctx, serviceName, clusterId):
-    return sorted(_record(ctx, serviceName, clusterId)["users"])
+    return _member_ids(ctx, serviceName, clusterId, "users")
 
 
 @route("POST", PGC + "/user", create=True)
@@ -577,7 +590,7 @@ def create_user(ctx, serviceName, clusterId):
     name = body.get("name")
     if not name:
         raise BadRequest("Missing body parameter name")
-    _require_ready(rec, "create User on", "Service")
+    require_ready(rec["svc"], "create User on", "Service")
     if any(u["username"] == name for u in rec["users"].values()):
         raise Conflict(f"User '{name}' already exists", cls="Client::Conflict::PostgresUserAlreadyExist")
     roles = _check_roles(ctx, body.get("roles"))
@@ -589,25 +602,16 @@ def create_user(ctx, serviceName, clusterId):
     return dict(_user_view(user), password=ctx.ids.token(24))
 
 
-def _user(ctx, rec, userId) -> dict:
-    user = rec["users"].get(userId)
-    if user is None:
-        raise NotFound(f"User {userId} not found")
-    ctx.touch(userId)
-    return user
-
-
 @route("GET", PGC + "/user/{userId}")
 def get_user(ctx, serviceName, clusterId, userId):
-    return _user_view(_user(ctx, _record(ctx, serviceName, clusterId), userId))
+    return _user_view(_member(ctx, _record(ctx, serviceName, clusterId), "users", userId))
 
 
 @route("PUT", PGC + "/user/{userId}")
 def update_user(ctx, serviceName, clusterId, userId):
     rec = _record(ctx, serviceName, clusterId)
-    user = _user(ctx, rec, userId)
-    if user["status"] != "READY":
-        raise integrity_error("update", "User", user["status"])
+    user = _member(ctx, rec, "users", userId)
+    require_ready(user, "update", "User")
     body = ctx.body or {}
     if "roles" in body:
         user["roles"] = _check_roles(ctx, body["roles"])
@@ -617,7 +621,7 @@ def update_user(ctx, serviceName, clusterId, userId):
 @route("DELETE", PGC + "/user/{userId}")
 def delete_user(ctx, serviceName, clusterId, userId):
     rec = _record(ctx, serviceName, clusterId)
-    user = _user(ctx, rec, userId)
+    user = _member(ctx, rec, "users", userId)
     if user["username"] == "avnadmin":
         raise Forbidden("The avnadmin user cannot be deleted")
     del rec["users"][userId]
@@ -630,9 +634,8 @@ def delete_user(ctx, serviceName, clusterId, userId):
 @route("POST", PGC + "/user/{userId}/credentials/reset")
 def reset_user(ctx, serviceName, clusterId, userId):
     rec = _record(ctx, serviceName, clusterId)
-    user = _user(ctx, rec, userId)
-    if user["status"] != "READY":
-        raise integrity_error("reset the password of", "User", user["status"])
+    user = _member(ctx, rec, "users", userId)
+    require_ready(user, "reset the password of", "User")
     return dict(_user_view(user), password=ctx.ids.token(24))
 
 
@@ -650,7 +653,7 @@ def _db_view(db: dict) -> dict:
 
 @route("GET", PGC + "/database")
 def list_databases(ctx, serviceName, clusterId):
-    return sorted(_record(ctx, serviceName, clusterId)["databases"])
+    return _member_ids(ctx, serviceName, clusterId, "databases")
 
 
 @route("POST", PGC + "/database", create=True)
@@ -659,7 +662,7 @@ def create_database(ctx, serviceName, clusterId):
     name = (ctx.body or {}).get("name")
     if not name:
         raise BadRequest("Missing body parameter name")
-    _require_ready(rec, "create Database on", "Service")
+    require_ready(rec["svc"], "create Database on", "Service")
     if any(d["name"] == name for d in rec["databases"].values()):
         raise Conflict(f"Database '{name}' already exists", cls="Client::Conflict::DatabaseAlreadyExist")
     did = ctx.ids.uuid()
@@ -668,23 +671,15 @@ def create_database(ctx, serviceName, clusterId):
     return _db_view(rec["databases"][did])
 
 
-def _database(ctx, rec, databaseId) -> dict:
-    db = rec["databases"].get(databaseId)
-    if db is None:
-        raise NotFound(f"Database {databaseId} not found")
-    ctx.touch(databaseId)
-    return db
-
-
 @route("GET", PGC + "/database/{databaseId}")
 def get_database(ctx, serviceName, clusterId, databaseId):
-    return _db_view(_database(ctx, _record(ctx, serviceName, clusterId), databaseId))
+    return _db_view(_member(ctx, _record(ctx, serviceName, clusterId), "databases", databaseId))
 
 
 @route("DELETE", PGC + "/database/{databaseId}")
 def delete_database(ctx, serviceName, clusterId, databaseId):
     rec = _record(ctx, serviceName, clusterId)
-    db = _database(ctx, rec, databaseId)
+    db = _member(ctx, rec, "databases", databaseId)
     if db["default"]:
         raise BadRequest("The default database cannot be deleted")
     if any(p["databaseId"] == databaseId for p in rec["pools"].values()):
@@ -714,7 +709,7 @@ def _check_pool_refs(ctx, rec: dict, database_id: str, user_id: str | None) -> N
 
 @route("GET", PGC + "/connectionPool")
 def list_pools(ctx, serviceName, clusterId):
-    return sorted(_record(ctx, serviceName, clusterId)["pools"])
+    return _member_ids(ctx, serviceName, clusterId, "pools")
 
 
 @route("POST", PGC + "/connectionPool", create=True)
@@ -722,7 +717,7 @@ def create_pool(ctx, serviceName, clusterId):
     rec = _record(ctx, serviceName, clusterId)
     body = ctx.body or {}
     _check_pool_refs(ctx, rec, body["databaseId"], body.get("userId"))
-    _require_ready(rec, "create ConnectionPool on", "Service")
+    require_ready(rec["svc"], "create ConnectionPool on", "Service")
     if any(p["name"] == body["name"] for p in rec["pools"].values()):
         raise Conflict(f"Connection pool '{body['name']}' already exists")
     if not 1 <= int(body["size"]) <= 10000:
@@ -736,24 +731,16 @@ def create_pool(ctx, serviceName, clusterId):
     return _pool_view(rec, pool)
 
 
-def _pool(ctx, rec, poolId) -> dict:
-    pool = rec["pools"].get(poolId)
-    if pool is None:
-        raise NotFound(f"Connection pool {poolId} not found")
-    ctx.touch(poolId)
-    return pool
-
-
 @route("GET", PGC + "/connectionPool/{connectionPoolId}")
 def get_pool(ctx, serviceName, clusterId, connectionPoolId):
     rec = _record(ctx, serviceName, clusterId)
-    return _pool_view(rec, _pool(ctx, rec, connectionPoolId))
+    return _pool_view(rec, _member(ctx, rec, "pools", connectionPoolId))
 
 
 @route("PUT", PGC + "/connectionPool/{connectionPoolId}")
 def update_pool(ctx, serviceName, clusterId, connectionPoolId):
     rec = _record(ctx, serviceName, clusterId)
-    pool = _pool(ctx, rec, connectionPoolId)
+    pool = _member(ctx, rec, "pools", connectionPoolId)
     body = ctx.body or {}
     if "name" in body and body["name"] != pool["name"]:
         raise invalid_data("The name of a connection pool cannot be updated", ctx.request_id)
@@ -770,7 +757,7 @@ def update_pool(ctx, serviceName, clusterId, connectionPoolId):
 @route("DELETE", PGC + "/connectionPool/{connectionPoolId}")
 def delete_pool(ctx, serviceName, clusterId, connectionPoolId):
     rec = _record(ctx, serviceName, clusterId)
-    _pool(ctx, rec, connectionPoolId)
+    _member(ctx, rec, "pools", connectionPoolId)
     del rec["pools"][connectionPoolId]
     return None
 
@@ -784,8 +771,7 @@ def list_ip_restrictions(ctx, serviceName, clusterId):
 
 @route("POST", PGC + "/ipRestriction", create=True)
 def add_ip_restriction(ctx, serviceName, clusterId):
-    rec = _record(ctx, serviceName, clusterId)
-    _require_ready(rec, "update", "Service")
+    rec = _record(ctx, serviceName, clusterId, ready_for="update")
     body = ctx.body or {}
     if not body.get("ip"):
         raise BadRequest("Missing body parameter ip")
@@ -794,7 +780,7 @@ def add_ip_restriction(ctx, serviceName, clusterId):
         raise Conflict(f"IP block {ip} is already authorized")
     entry = {"description": body.get("description") or "", "ip": ip, "status": "CREATING"}
     rec["svc"]["ipRestrictions"].append(entry)
-    lifecycle.begin(rec["svc"], "UPDATING", "READY", ctx.now, ctx.transition, action="update")
+    _begin_update(ctx, rec["svc"])
     return dict(entry)
 
 
@@ -813,8 +799,7 @@ def get_ip_restriction(ctx, serviceName, clusterId, ipBlock):
 
 @route("PUT", PGC + "/ipRestriction/{ipBlock}")
 def update_ip_restriction(ctx, serviceName, clusterId, ipBlock):
-    rec = _record(ctx, serviceName, clusterId)
-    _require_ready(rec, "update", "Service")
+    rec = _record(ctx, serviceName, clusterId, ready_for="update")
     entry = _ip_entry(ctx, rec, ipBlock)
     if "description" in (ctx.body or {}):
         entry["description"] = ctx.body["description"] or ""
@@ -823,11 +808,10 @@ def update_ip_restriction(ctx, serviceName, clusterId, ipBlock):
 
 @route("DELETE", PGC + "/ipRestriction/{ipBlock}")
 def delete_ip_restriction(ctx, serviceName, clusterId, ipBlock):
-    rec = _record(ctx, serviceName, clusterId)
-    _require_ready(rec, "update", "Service")
+    rec = _record(ctx, serviceName, clusterId, ready_for="update")
     entry = _ip_entry(ctx, rec, ipBlock)
     rec["svc"]["ipRestrictions"].remove(entry)
-    lifecycle.begin(rec["svc"], "UPDATING", "READY", ctx.now, ctx.transition, action="update")
+    _begin_update(ctx, rec["svc"])
     return None
 
 
@@ -835,16 +819,12 @@ def delete_ip_restriction(ctx, serviceName, clusterId, ipBlock):
 
 @route("GET", PGC + "/backup")
 def list_backups(ctx, serviceName, clusterId):
-    return sorted(_record(ctx, serviceName, clusterId)["backups"])
+    return _member_ids(ctx, serviceName, clusterId, "backups")
 
 
 @route("GET", PGC + "/backup/{backupId}")
 def get_backup(ctx, serviceName, clusterId, backupId):
-    backup = _record(ctx, serviceName, clusterId)["backups"].get(backupId)
-    if backup is None:
-        raise NotFound(f"Backup {backupId} not found")
-    ctx.touch(backupId)
-    return dict(backup)
+    return dict(_member(ctx, _record(ctx, serviceName, clusterId), "backups", backupId))
 
 
 @route("GET", PGC + "/certificates")
@@ -879,8 +859,7 @@ def get_advanced(ctx, serviceName, clusterId):
 
 @route("PUT", PGC + "/advancedConfiguration")
 def put_advanced(ctx, serviceName, clusterId):
-    rec = _record(ctx, serviceName, clusterId)
-    _require_ready(rec, "update", "Service")
+    rec = _record(ctx, serviceName, clusterId, ready_for="update")
     body = ctx.body or {}
     for key, value in body.items():
         spec = ADVANCED_BY_NAME.get(key)
@@ -904,5 +883,5 @@ def put_advanced(ctx, serviceName, clusterId):
             raise invalid_data(f"Advanced configuration {key}: {value!r} is not one of {values}", ctx.request_id)
     if any(rec["advanced"].get(k) != v for k, v in body.items()):
         rec["advanced"].update(body)
-        lifecycle.begin(rec["svc"], "UPDATING", "READY", ctx.now, ctx.transition, action="update")
+        _begin_update(ctx, rec["svc"])
     return dict(rec["advanced"])

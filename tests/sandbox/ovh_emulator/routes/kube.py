@@ -13,7 +13,7 @@ import ipaddress
 import re
 
 from .. import catalog, kubeconfig, lifecycle
-from ..errors import ApiError, BadRequest, Conflict, NotFound, integrity_error, invalid_data
+from ..errors import ApiError, BadRequest, Conflict, NotFound, integrity_error, invalid_data, require_ready
 from ..lifecycle import begin, due, finish
 from ..routing import advancer, before_reset, on_start, project_initializer, route
 
@@ -45,26 +45,40 @@ def _init(project: dict, app) -> None:
 
 
 # -- lookups -------------------------------------------------------------------------------------
-def _cluster(ctx, serviceName: str, kubeId: str) -> dict:
-    proj = ctx.project(serviceName)
-    c = proj["kube"].get(kubeId)
-    if c is None or ctx.recently_created(c):
-        raise NotFound("This service does not exist")
-    ctx.touch(kubeId)
+def _cluster(ctx, serviceName: str, kubeId: str, ready_for: str | None = None) -> dict:
+    """The cluster (404 ``This service does not exist``); with ``ready_for``, refused unless READY."""
+    c = ctx.lookup(ctx.project(serviceName)["kube"], kubeId, "This service does not exist", hide_fresh=True)
+    if ready_for is not None:
+        require_ready(c, ready_for, "Cluster")
     return c
 
 
-def _pool(ctx, c: dict, nodePoolId: str) -> dict:
-    p = c["nodepools"].get(nodePoolId)
-    if p is None or ctx.recently_created(p):
-        raise NotFound(f"[NotFoundError] 404: NodePool {nodePoolId} not found (request ID: {ctx.request_id})")
-    ctx.touch(nodePoolId)
+def _pool(ctx, c: dict, nodePoolId: str, ready_for: str | None = None) -> dict:
+    p = ctx.lookup(c["nodepools"], nodePoolId,
+                   f"[NotFoundError] 404: NodePool {nodePoolId} not found (request ID: {ctx.request_id})",
+                   hide_fresh=True)
+    if ready_for is not None:
+        require_ready(p, ready_for, "NodePool")
     return p
 
 
-def _require_cluster_ready(c: dict, action: str) -> None:
-    if c["status"] != "READY":
+def _refuse(c: dict, action: str, *statuses: str) -> None:
+    """Refuse ``action`` on the cluster while its status is one of ``statuses``."""
+    if c["status"] in statuses:
         raise integrity_error(action, "Cluster", c["status"])
+
+
+def _redeploy(ctx, c: dict) -> None:
+    """The cluster redeploys to apply a change (``REDEPLOYING -> READY``)."""
+    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
+    c["updatedAt"] = ctx.iso()
+
+
+def _oidc_config(ctx, c: dict, kubeId: str) -> dict:
+    if not c.get("oidc"):
+        raise NotFound(f"[NotFoundError] 404: No OpenIdConnect configuration on cluster {kubeId} "
+                       f"(request ID: {ctx.request_id})")
+    return c["oidc"]
 
 
 def _patch(version: str) -> str:
@@ -398,8 +412,7 @@ def get_cluster(ctx, serviceName, kubeId):
 @route("PUT", KUBE)
 def update_cluster(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
-    if c["status"] == "DELETING":
-        raise integrity_error("update", "Cluster", c["status"])
+    _refuse(c, "update", "DELETING")
     b = ctx.body
     if "name" in b:
         c["name"] = b["name"]
@@ -412,8 +425,7 @@ def update_cluster(ctx, serviceName, kubeId):
 @route("DELETE", KUBE)
 def delete_cluster(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
-    if c["status"] == "DELETING":
-        raise integrity_error("delete", "Cluster", c["status"])
+    _refuse(c, "delete", "DELETING")
     begin(c, "DELETING", "DELETED", ctx.now, ctx.transition, action="delete")
     for p in c["nodepools"].values():
         begin(p, "DELETING", "DELETED", ctx.now, ctx.transition, action="delete")
@@ -431,11 +443,9 @@ def get_customization(ctx, serviceName, kubeId):
 
 @route("PUT", KUBE + "/customization")
 def put_customization(ctx, serviceName, kubeId):
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "update")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="update")
     c["customization"] = _normalise_customization(ctx, ctx.body, c["customization"])
-    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
-    c["updatedAt"] = ctx.iso()
+    _redeploy(ctx, c)
     return {"message": "Customization is being applied, the cluster is redeploying"}
 
 
@@ -460,8 +470,7 @@ def get_ip_restrictions(ctx, serviceName, kubeId):
 
 @route("POST", KUBE + "/ipRestrictions")
 def add_ip_restrictions(ctx, serviceName, kubeId):
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "update")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="update")
     for ip in _ip_list(ctx, ctx.body.get("ips")):
         if ip not in c["ipRestrictions"]:
             c["ipRestrictions"].append(ip)
@@ -471,8 +480,7 @@ def add_ip_restrictions(ctx, serviceName, kubeId):
 
 @route("PUT", KUBE + "/ipRestrictions")
 def set_ip_restrictions(ctx, serviceName, kubeId):
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "update")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="update")
     c["ipRestrictions"] = _ip_list(ctx, ctx.body.get("ips"))
     c["updatedAt"] = ctx.iso()
     return list(c["ipRestrictions"])
@@ -480,8 +488,7 @@ def set_ip_restrictions(ctx, serviceName, kubeId):
 
 @route("DELETE", KUBE + "/ipRestrictions/{ip}")
 def delete_ip_restriction(ctx, serviceName, kubeId, ip):
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "update")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="update")
     net = str(ipaddress.ip_network(ip, strict=False))
     if net not in c["ipRestrictions"]:
         raise NotFound(f"[NotFoundError] 404: IP restriction {ip} not found (request ID: {ctx.request_id})")
@@ -493,8 +500,7 @@ def delete_ip_restriction(ctx, serviceName, kubeId, ip):
 @route("POST", KUBE + "/kubeconfig")
 def get_kubeconfig(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
-    if c["status"] in ("INSTALLING", "DELETING"):
-        raise integrity_error("get kubeconfig of", "Cluster", c["status"])
+    _refuse(c, "get kubeconfig of", "INSTALLING", "DELETING")
     if _bound(ctx, c):
         return {"content": ctx.app.localkube.content()}
     return {"content": kubeconfig.synthetic(c["name"], "https://" + c["url"],
@@ -503,11 +509,9 @@ def get_kubeconfig(ctx, serviceName, kubeId):
 
 @route("POST", KUBE + "/kubeconfig/reset")
 def reset_kubeconfig(ctx, serviceName, kubeId):
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "reset kubeconfig of")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="reset kubeconfig of")
     c["_kubeconfig_gen"] = int(c.get("_kubeconfig_gen", 1)) + 1
-    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
-    c["updatedAt"] = ctx.iso()
+    _redeploy(ctx, c)
     return None
 
 
@@ -535,8 +539,7 @@ def get_node(ctx, serviceName, kubeId, nodeId):
 def delete_node(ctx, serviceName, kubeId, nodeId):
     c = _cluster(ctx, serviceName, kubeId)
     p, n = _find_node(ctx, c, nodeId)
-    if p["status"] != "READY":
-        raise integrity_error("delete", "NodePool", p["status"])
+    require_ready(p, "delete", "NodePool")
     if p["desiredNodes"] - 1 < p["minNodes"]:
         raise invalid_data(f"Cannot delete node {nodeId}: the node pool would go below minNodes "
                            f"({p['minNodes']})", ctx.request_id)
@@ -551,11 +554,7 @@ def delete_node(ctx, serviceName, kubeId, nodeId):
 
 @route("GET", KUBE + "/openIdConnect")
 def get_oidc(ctx, serviceName, kubeId):
-    c = _cluster(ctx, serviceName, kubeId)
-    if not c.get("oidc"):
-        raise NotFound(f"[NotFoundError] 404: No OpenIdConnect configuration on cluster {kubeId} "
-                       f"(request ID: {ctx.request_id})")
-    return dict(c["oidc"])
+    return dict(_oidc_config(ctx, _cluster(ctx, serviceName, kubeId), kubeId))
 
 
 def _oidc(values: dict, base: dict | None = None) -> dict:
@@ -566,44 +565,36 @@ def _oidc(values: dict, base: dict | None = None) -> dict:
 
 @route("POST", KUBE + "/openIdConnect", create=True)
 def create_oidc(ctx, serviceName, kubeId):
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "update")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="update")
     if c.get("oidc"):
         raise Conflict(f"[AlreadyExistsError] 409: an OpenIdConnect configuration already exists on cluster "
                        f"{kubeId} (request ID: {ctx.request_id})")
     if not ctx.body["issuerUrl"].startswith("https://"):
         raise invalid_data("issuerUrl must be an https URL", ctx.request_id)
     c["oidc"] = _oidc(ctx.body)
-    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
-    c["updatedAt"] = ctx.iso()
+    _redeploy(ctx, c)
     return dict(c["oidc"])
 
 
 @route("PUT", KUBE + "/openIdConnect")
 def update_oidc(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
-    if not c.get("oidc"):
-        raise NotFound(f"[NotFoundError] 404: No OpenIdConnect configuration on cluster {kubeId} "
-                       f"(request ID: {ctx.request_id})")
-    _require_cluster_ready(c, "update")
+    _oidc_config(ctx, c, kubeId)
+    require_ready(c, "update", "Cluster")
     if "issuerUrl" in ctx.body and not str(ctx.body["issuerUrl"]).startswith("https://"):
         raise invalid_data("issuerUrl must be an https URL", ctx.request_id)
     c["oidc"] = _oidc(ctx.body, c["oidc"])
-    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
-    c["updatedAt"] = ctx.iso()
+    _redeploy(ctx, c)
     return None
 
 
 @route("DELETE", KUBE + "/openIdConnect")
 def delete_oidc(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
-    if not c.get("oidc"):
-        raise NotFound(f"[NotFoundError] 404: No OpenIdConnect configuration on cluster {kubeId} "
-                       f"(request ID: {ctx.request_id})")
-    _require_cluster_ready(c, "update")
+    _oidc_config(ctx, c, kubeId)
+    require_ready(c, "update", "Cluster")
     c["oidc"] = None
-    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
-    c["updatedAt"] = ctx.iso()
+    _redeploy(ctx, c)
     return None
 
 
@@ -615,13 +606,11 @@ def get_pnc(ctx, serviceName, kubeId):
 
 @route("PUT", KUBE + "/privateNetworkConfiguration")
 def put_pnc(ctx, serviceName, kubeId):
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "update")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="update")
     if not c.get("privateNetworkId"):
         raise invalid_data("The cluster is not attached to a private network", ctx.request_id)
     c["privateNetworkConfiguration"] = _pnc({**(c.get("privateNetworkConfiguration") or {}), **ctx.body})
-    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
-    c["updatedAt"] = ctx.iso()
+    _redeploy(ctx, c)
     return {"message": "Private network configuration is being applied"}
 
 
@@ -629,8 +618,7 @@ def put_pnc(ctx, serviceName, kubeId):
 def reset_cluster(ctx, serviceName, kubeId):
     proj = ctx.project(serviceName)
     c = _cluster(ctx, serviceName, kubeId)
-    if c["status"] in ("DELETING", "INSTALLING"):
-        raise integrity_error("reset", "Cluster", c["status"])
+    _refuse(c, "reset", "DELETING", "INSTALLING")
     b = ctx.body
     version = b.get("version") or c["version"]
     if version not in catalog.KUBE_VERSIONS:
@@ -666,11 +654,10 @@ def reset_cluster(ctx, serviceName, kubeId):
 def restart_cluster(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
     if not ctx.body.get("force"):
-        _require_cluster_ready(c, "restart")
-    elif c["status"] in ("DELETING", "INSTALLING"):
-        raise integrity_error("restart", "Cluster", c["status"])
-    begin(c, "REDEPLOYING", "READY", ctx.now, ctx.transition, action="redeploy")
-    c["updatedAt"] = ctx.iso()
+        require_ready(c, "restart", "Cluster")
+    else:
+        _refuse(c, "restart", "DELETING", "INSTALLING")
+    _redeploy(ctx, c)
     return None
 
 
@@ -704,8 +691,7 @@ def update_version(ctx, serviceName, kubeId):
 @route("PUT", KUBE + "/updatePolicy")
 def set_update_policy(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
-    if c["status"] == "DELETING":
-        raise integrity_error("update", "Cluster", c["status"])
+    _refuse(c, "update", "DELETING")
     c["updatePolicy"] = ctx.body["updatePolicy"]
     c["updatedAt"] = ctx.iso()
     return None
@@ -714,8 +700,7 @@ def set_update_policy(ctx, serviceName, kubeId):
 @route("PUT", KUBE + "/updateLoadBalancersSubnetId")
 def set_lb_subnet(ctx, serviceName, kubeId):
     proj = ctx.project(serviceName)
-    c = _cluster(ctx, serviceName, kubeId)
-    _require_cluster_ready(c, "update")
+    c = _cluster(ctx, serviceName, kubeId, ready_for="update")
     if not c.get("privateNetworkId"):
         raise invalid_data("The cluster is not attached to a private network", ctx.request_id)
     _check_network(ctx, proj, c["region"], {"privateNetworkId": c["privateNetworkId"],
@@ -845,9 +830,7 @@ def get_pool(ctx, serviceName, kubeId, nodePoolId):
 @route("PUT", POOL)
 def update_pool(ctx, serviceName, kubeId, nodePoolId):
     c = _cluster(ctx, serviceName, kubeId)
-    p = _pool(ctx, c, nodePoolId)
-    if p["status"] != "READY":
-        raise integrity_error("update", "NodePool", p["status"])
+    p = _pool(ctx, c, nodePoolId, ready_for="update")
     b = ctx.body
     new = {k: p[k] for k in ("minNodes", "maxNodes", "desiredNodes", "antiAffinity")}
     for k in ("minNodes", "maxNodes", "desiredNodes"):
@@ -884,9 +867,7 @@ def update_pool(ctx, serviceName, kubeId, nodePoolId):
 @route("DELETE", POOL)
 def delete_pool(ctx, serviceName, kubeId, nodePoolId):
     c = _cluster(ctx, serviceName, kubeId)
-    p = _pool(ctx, c, nodePoolId)
-    if p["status"] != "READY":
-        raise integrity_error("delete", "NodePool", p["status"])
+    p = _pool(ctx, c, nodePoolId, ready_for="delete")
     for n in p["nodes"]:
         n["status"] = "DELETING"
         n["updatedAt"] = ctx.iso()
