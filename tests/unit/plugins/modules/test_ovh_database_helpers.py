@@ -2,66 +2,13 @@
 
 import pytest
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_database as database
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_database_user as db_user
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_private_network_subnet as subnet
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_s3_credentials as s3
 from ansible_collections.keikolatam.gitops.plugins.plugin_utils._secret_result import carries_secret
-
-
-class Failed(Exception):
-    pass
-
-
-class FakeAnsible(object):
-    def __init__(self, params):
-        self.params = params
-        self.warnings = []
-        self.check_mode = False
-        self._diff = False
-        self.no_log_values = set()
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def debug(self, text):
-        pass
-
-    def fail_json(self, msg, **kwargs):
-        raise Failed(msg)
-
-
-class FakeClient(object):
-    """Answers POSTs from a script (a value, or an exception to raise); GETs from a callable."""
-
-    def __init__(self, posts=(), gets=None):
-        self.posts = list(posts)
-        self.sent = []
-        self.gets = gets or (lambda path: None)
-
-    def post(self, path, body=None, idempotent=False):
-        self.sent.append(("POST", path))
-        answer = self.posts.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    def get(self, path, **query):
-        return self.gets(path)
-
-
-def _module(cls, client=None, **params):
-    mod = cls.__new__(cls)
-    mod.params = params
-    mod.module = FakeAnsible(params)
-    mod.result = {"changed": False}
-    mod._client = client
-    return mod
-
-
-def _ambiguous():
-    return OvhAmbiguousWrite("Internal server error", http_status=500, method="POST", path="/x", ambiguous=True)
+from module_fakes import Failed, FakeClient, ambiguous, make_module
 
 
 def _conflict():
@@ -98,7 +45,7 @@ def _db_module(**params):
                 maintenance_time=None, ip_restrictions=None, purge_ip_restrictions=True,
                 advanced_configuration=None, deletion_protection=True, fork_from=None, state="present")
     base.update(params)
-    mod = _module(database.OvhDatabase, **base)
+    mod = make_module(database.OvhDatabase, **base)
     mod.validate()
     return mod
 
@@ -151,7 +98,7 @@ def test_invalid_input_fails_in_validate(params, text):
 
 def _user_module(posts, users):
     client = FakeClient(posts)
-    mod = _module(db_user.OvhDatabaseUser, client, name="app", wait_sleep=0.01, wait=True, wait_timeout=5)
+    mod = make_module(db_user.OvhDatabaseUser, client, name="app", wait_sleep=0.01, wait=True, wait_timeout=5)
     mod._cluster = {"id": "c", "status": "READY", "engine": "postgresql"}
     mod.params["engine"] = "postgresql"
     mod.params["service_name"] = "p"
@@ -161,20 +108,20 @@ def _user_module(posts, users):
 
 
 def test_user_500_but_created_is_adopted_and_its_password_reset():
-    mod, client = _user_module([_ambiguous()], [{"id": "u", "username": "app"}])
+    mod, client = _user_module([ambiguous()], [{"id": "u", "username": "app"}])
     user, reset = mod.send_create({"name": "app"})
     assert user["id"] == "u" and reset is True and len(client.sent) == 1
     assert mod.result["adopted"] is True and "password reset" in mod.module.warnings[0]
 
 
 def test_user_create_not_applied_is_sent_again():
-    mod, client = _user_module([_ambiguous(), {"id": "u", "password": "p"}], [None] * 50)
+    mod, client = _user_module([ambiguous(), {"id": "u", "password": "p"}], [None] * 50)
     user, reset = mod.send_create({"name": "app"})
     assert user == {"id": "u", "password": "p"} and reset is False and len(client.sent) == 2
 
 
 def test_user_500_then_409_is_our_user():
-    mod, client = _user_module([_ambiguous(), _conflict()], [])
+    mod, client = _user_module([ambiguous(), _conflict()], [])
     # Not visible during the grace period: the create is sent again, and answers 409: it was applied after all.
     mod.find = lambda: {"id": "u", "username": "app"} if len(client.sent) == 2 else None
     user, reset = mod.send_create({"name": "app"})
@@ -201,21 +148,21 @@ def test_s3_pair_of_an_ambiguous_create_is_adopted_with_its_secret():
         calls["list"] += 1
         return [{"access": "a1", "tenantId": "t", "userId": "u"}]
 
-    client = FakeClient([_ambiguous(), {"secret": "s3cr3t"}], gets)
-    mod = _module(s3.OvhS3Credentials, client, wait_sleep=0.01)
+    client = FakeClient([ambiguous(), {"secret": "s3cr3t"}], gets)
+    mod = make_module(s3.OvhS3Credentials, client, wait_sleep=0.01)
     pair = mod.send_create("/base")
     assert pair == {"access": "a1", "tenantId": "t", "userId": "u", "secret": "s3cr3t"}
     assert client.sent == [("POST", "/base"), ("POST", "/base/a1/secret")] and mod.result["adopted"]
 
 
 def test_subnet_pool_defaults_and_checks():
-    mod = _module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.7.9/16", start=None, end=None)
+    mod = make_module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.7.9/16", start=None, end=None)
     mod.validate()
     assert mod.params["cidr"] == "10.42.0.0/16" and mod.pool == ("10.42.0.2", "10.42.255.254")
     with pytest.raises(Failed):
-        _module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.0.0/16", start="10.43.0.1", end=None).validate()
+        make_module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.0.0/16", start="10.43.0.1", end=None).validate()
     with pytest.raises(Failed):
-        _module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.0.0/16", start="10.42.0.9", end="10.42.0.3").validate()
+        make_module(subnet.OvhPrivateNetworkSubnet, cidr="10.42.0.0/16", start="10.42.0.9", end="10.42.0.3").validate()
 
 
 def test_results_carrying_a_secret_are_recognised():

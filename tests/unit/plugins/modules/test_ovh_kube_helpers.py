@@ -13,6 +13,7 @@ from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_clust
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_iprestrictions as ips
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_kubeconfig as kubeconfig
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_nodepool as nodepool
+from module_fakes import FakeClient, ambiguous, make_module
 
 
 @pytest.mark.parametrize("text, parsed", [
@@ -111,82 +112,45 @@ def test_atomic_write_is_0600_and_replaces(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["config"]
 
 
-class FakeAnsible(object):
-    def __init__(self, params):
-        self.params = params
-        self.warnings = []
-        self.check_mode = False
-        self._diff = False
-        self.no_log_values = set()
-
-    def warn(self, text):
-        self.warnings.append(text)
-
-    def debug(self, text):
-        pass
-
-
-class FakeClient(object):
-    def __init__(self, answers):
-        self.answers = list(answers)
-        self.posts = []
-
-    def post(self, path, body=None, idempotent=False):
-        self.posts.append((path, body))
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
 def _module(cls, answers, **params):
-    mod = cls.__new__(cls)
     params.setdefault("wait_sleep", 0.01)
-    mod.module = FakeAnsible(params)
-    mod.params = params
-    mod.result = {"changed": False}
-    mod._client = FakeClient(answers)
-    return mod
-
-
-def _ambiguous():
-    return OvhAmbiguousWrite("Internal server error", http_status=500, method="POST", path="/x", ambiguous=True)
+    return make_module(cls, FakeClient(answers), **params)
 
 
 def test_create_or_adopt_resends_only_what_was_not_applied():
-    mod = _module(OvhModule, [_ambiguous(), {"id": "new"}])
+    mod = _module(OvhModule, [ambiguous(), {"id": "new"}])
     assert mod.create_or_adopt("/x", {"name": "a"}, lambda: None, "thing", grace=0.0, resend=1) == {"id": "new"}
-    assert len(mod._client.posts) == 2 and "adopted" not in mod.result
+    assert len(mod._client.sent) == 2 and "adopted" not in mod.result
 
-    mod = _module(OvhModule, [_ambiguous()])
+    mod = _module(OvhModule, [ambiguous()])
     found = iter([None, {"id": "late"}])
     assert mod.create_or_adopt("/x", {}, lambda: next(found), "thing", grace=5.0, resend=1) == {"id": "late"}
-    assert len(mod._client.posts) == 1 and mod.result["adopted"] is True
+    assert len(mod._client.sent) == 1 and mod.result["adopted"] is True
 
-    mod = _module(OvhModule, [_ambiguous()])  # resend=0: never resent
+    mod = _module(OvhModule, [ambiguous()])  # resend=0: never resent
     with pytest.raises(OvhAmbiguousWrite):
         mod.create_or_adopt("/x", {}, lambda: None, "thing", grace=0.0, resend=0)
-    assert len(mod._client.posts) == 1
+    assert len(mod._client.sent) == 1
 
-    mod = _module(OvhModule, [_ambiguous(), _ambiguous(), _ambiguous()])  # the default: sent again twice at most
+    mod = _module(OvhModule, [ambiguous(), ambiguous(), ambiguous()])  # the default: sent again twice at most
     with pytest.raises(OvhAmbiguousWrite):
         mod.create_or_adopt("/x", {}, lambda: None, "thing", grace=0.0)
-    assert len(mod._client.posts) == 3
+    assert len(mod._client.sent) == 3
 
     conflict = OvhApiError("exists", http_status=409, error_class="Client::Conflict")
     mod = _module(OvhModule, [conflict])
     with pytest.raises(OvhApiError):
         mod.create_or_adopt("/x", {}, lambda: None, "thing", grace=0.0, resend=3)
-    assert len(mod._client.posts) == 1
+    assert len(mod._client.sent) == 1
 
 
 @pytest.mark.parametrize("status_after, posts", [("READY", 2), ("UPDATING", 1)])
 def test_post_action_resends_only_when_the_cluster_shows_it_was_not_applied(monkeypatch, status_after, posts):
-    mod = _module(_kube.KubeModule, [_ambiguous(), None], service_name="p")
+    mod = _module(_kube.KubeModule, [ambiguous(), None], service_name="p")
     monkeypatch.setattr(_kube.KubeModule, "cluster_fetcher", lambda self, cid, after_create=False:
                         (lambda: {"id": cid, "status": status_after}))
     mod.post_action("/cloud/project/p/kube/c/update", {"strategy": "NEXT_MINOR"}, "c")
-    assert len(mod._client.posts) == posts
+    assert len(mod._client.sent) == posts
 
 
 def test_capabilities_versions_come_from_the_schema_enum():
