@@ -114,3 +114,15 @@ notes:
     modules that do not (the C(_info) modules, M(keikolatam.gitops.ovh_s3_bucket)), which would fail with
     C(Unsupported parameters).
 """
+
+    # check_mode and diff_mode of the modules that change something (plan -> check mode, diff, apply).
+    # A module adds its own C(details) under attributes.
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+"""

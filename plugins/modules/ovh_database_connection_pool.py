@@ -24,14 +24,10 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
   - keikolatam.gitops.ovh_database
+  - keikolatam.gitops.ovh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status prediction without modifying the target.
-    support: full
     details: Returns the predicted pool.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
 options:
   name:
     description:

@@ -28,14 +28,10 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
+  - keikolatam.gitops.ovh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status prediction without modifying the target.
-    support: full
     details: Returns the predicted cluster. The actions O(action=reset) and O(action=restart) are reported as changes.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
 options:
   name:
     description:

@@ -27,16 +27,13 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
+  - keikolatam.gitops.ovh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status prediction without modifying the target.
-    support: full
     details:
       - Nothing is written and nothing is reset. When O(dest) exists, the kubeconfig is fetched (a read-only
         POST) to tell whether it would change; when it does not exist, nothing is fetched.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
     details:
       - Only with O(dest). The diff shows the kubeconfig's structure, server and CA; every other value (the client
         key, certificate, token...) is replaced by a fingerprint, so a new key shows as a change.

@@ -20,13 +20,7 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
-attributes:
-  check_mode:
-    description: Can run in check mode and return the changed status prediction without modifying the target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
+  - keikolatam.gitops.ovh.attributes
 options:
   cluster:
     description:

@@ -24,14 +24,10 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
+  - keikolatam.gitops.ovh.attributes
 attributes:
   check_mode:
-    description: Can run in check mode and return the changed status prediction without modifying the target.
-    support: full
     details: Nothing is created or deleted, and no secret is read (O(fetch_secret) is ignored).
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
 options:
   user:
     description:
