@@ -12,9 +12,8 @@ BIN := $(VENV)/bin
 export KEIKO_CACHE_DIR ?= $(HOME)/.cache/keikolatam-gitops
 export KEIKO_UPSTREAM_MIRROR ?= $(abspath ../shared/upstream)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
-export PYTHONPATH := $(abspath tests/sandbox)
 
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help venv collection kube-binaries lint yamllint ansible-lint sanity unit integration test build \
         sandbox sandbox-up sandbox-down
@@ -22,10 +21,11 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
-$(STAMP): requirements.txt tests/requirements.txt
+$(STAMP): requirements.txt tests/requirements.txt sandbox/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r tests/requirements.txt
+	$(BIN)/pip install -q -e sandbox --config-settings editable_mode=compat
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP)
@@ -53,13 +53,13 @@ build: venv
 
 # The local Kubernetes binaries (cached outside the checkout; built from the Go module proxy when absent).
 kube-binaries: venv
-	$(BIN)/python -m localkube build
+	$(BIN)/localkube build
 
 unit: venv collection
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest tests/unit sandbox/tests/emulator
 
 integration: venv collection kube-binaries
-	$(BIN)/python -m pytest tests/integration
+	$(BIN)/python -m pytest tests/integration sandbox/tests/localkube
 
 # The test command (README, .ci/run): quality gates first, then every test with branch coverage.
 COVERAGE_DIR := $(CURDIR)/tests/output/coverage
@@ -71,7 +71,7 @@ test: venv collection kube-binaries lint sanity
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
-	  --cov --cov-config=.coveragerc --cov-report= tests; rc=$$?; \
+	  --cov --cov-config=.coveragerc --cov-report= tests sandbox/tests; rc=$$?; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage combine --append --rcfile=.coveragerc -q $(COVERAGE_DIR)/modules*; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage report --rcfile=.coveragerc; \
 	exit $$rc
@@ -80,7 +80,7 @@ sandbox: venv collection kube-binaries
 	hack/sandbox-main.sh
 
 sandbox-up: venv
-	$(BIN)/python tests/sandbox/sandboxctl.py up --dir .sandbox
+	$(BIN)/keiko-sandbox up --dir .sandbox
 
 sandbox-down:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python tests/sandbox/sandboxctl.py down --dir .sandbox; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/keiko-sandbox down --dir .sandbox; fi

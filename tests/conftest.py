@@ -20,9 +20,6 @@ def _link_checkout():
 _link_checkout()
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
-SANDBOX = os.path.join(REPO, "tests", "sandbox")
-if SANDBOX not in sys.path:
-    sys.path.insert(0, SANDBOX)
 
 pytest_plugins = ["ovh_emulator.pytest_plugin"]
 
@@ -34,8 +31,12 @@ pytest_plugins = ["ovh_emulator.pytest_plugin"]
 #   (not two control planes at once).
 # A directory, not an ``xdist_group`` mark: pytest-xdist 3.8 puts a mark's group into the node id, which pytest
 # 9.2 ignores (pytest-dev/pytest-xdist#1386): the marks are silently not grouped.
-SERIAL_DIRS = {"provision": Path(REPO, "tests", "integration", "provision"),
-               "localkube": Path(REPO, "tests", "integration", "localkube")}
+# - the sandbox's control-plane tests (sandbox/tests/controlplane) and every test that runs the real Argo CD
+#   processes join the localkube group: one control plane per worker.
+SERIAL_DIRS = {"provision": [Path(REPO, "tests", "integration", "provision")],
+               "localkube": [Path(REPO, "tests", "integration", "localkube"),
+                             Path(REPO, "sandbox", "tests", "controlplane"),
+                             Path(REPO, "sandbox", "tests", "argocd")]}
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -45,12 +46,12 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadGroupScheduling  # pylint: disable=import-outside-toplevel
 
-    serial = dict((name, Path(os.path.relpath(path, config.rootpath)).as_posix() + "/")
-                  for name, path in SERIAL_DIRS.items())
+    serial = [(name, Path(os.path.relpath(path, config.rootpath)).as_posix() + "/")
+              for name, paths in SERIAL_DIRS.items() for path in paths]
 
     class SerialDirsScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid):
-            for name, prefix in serial.items():
+            for name, prefix in serial:
                 if nodeid.startswith(prefix):
                     return name
             return super()._split_scope(nodeid)

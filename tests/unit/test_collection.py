@@ -39,8 +39,12 @@ def test_galaxy_build_produces_the_tarball_without_local_state(tmp_path):
     for module in plugin_names("modules"):
         assert "plugins/modules/%s.py" % module in names
     assert "meta/runtime.yml" in names and "MANIFEST.json" in names
-    leaked = [n for n in names if n.split("/")[0] in (".venv", ".sandbox", ".collections", ".ci")]
+    leaked = [n for n in names if n.split("/")[0] in (".venv", ".sandbox", ".collections", ".ci", "sandbox")]
     assert not leaked
+    # No sandbox code anywhere in the tarball: its packages live in sandbox/ only.
+    sandbox_packages = ("ovh_emulator", "localkube", "localargo", "gitserver", "sandboxctl")
+    assert not [n for n in names if n.endswith(".py") and not n.startswith("tests/")
+                and any(part in sandbox_packages for part in n[:-3].split("/"))]
 
 
 @pytest.mark.parametrize("kind,folder", [("module", "modules"), ("inventory", "inventory")])

@@ -14,13 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from ovh_emulator.testing import EmulatorProcess
 
 REPO = Path(__file__).resolve().parents[3]
-SANDBOX = REPO / "tests" / "sandbox"
-if str(SANDBOX) not in sys.path:
-    sys.path.insert(0, str(SANDBOX))
-
-from ovh_emulator.testing import EmulatorProcess  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TRANSITION = 0.3

@@ -1,6 +1,6 @@
 """OVH API emulator for the keikolatam.gitops sandbox and tests.
 
-Run with ``PYTHONPATH=tests/sandbox python -m ovh_emulator serve --state-dir DIR``; see
+Run with ``ovh-emulator serve --state-dir DIR``; see
 docs/ovh-emulator.md. The server uses the standard library only.
 """
 

@@ -25,8 +25,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-SANDBOX_DIR = Path(__file__).resolve().parents[1]
-
 
 class EmulatorError(RuntimeError):
     pass
@@ -54,7 +52,7 @@ class EmulatorProcess:
         # operation of the official schema with a valid body (see assert_requests_conform).
         self.check_requests = check_requests
         self.extra_args = list(extra_args)
-        self.pythonpath = [str(p) for p in pythonpath]  # searched before tests/sandbox (test doubles)
+        self.pythonpath = [str(p) for p in pythonpath]  # searched first (test doubles)
         self.settings = dict(settings)
         if transition_seconds is not None:
             self.settings["transition_seconds"] = transition_seconds
@@ -77,8 +75,9 @@ class EmulatorProcess:
             cmd += ["--" + k.replace("_", "-"), str(v)]
         cmd += self.extra_args
         env = dict(self.proc_env)
-        env["PYTHONPATH"] = os.pathsep.join(self.pythonpath + [str(SANDBOX_DIR)]
-                                            + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        if self.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(self.pythonpath
+                                                + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         self._logfh = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._logfh, stderr=subprocess.STDOUT,
                                      start_new_session=True)

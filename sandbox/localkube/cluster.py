@@ -333,8 +333,7 @@ def _spawn_watchdog(cluster: Cluster, owner_pid: int) -> None:
         raise LocalkubeError(f"owner process {owner_pid} is not running")
     argv = [sys.executable, "-m", "localkube", "watchdog", "--data-dir", str(cluster.data_dir),
             "--owner-pid", str(owner_pid), "--owner-start", str(owner_start)]
-    env_path = str(Path(__file__).resolve().parents[1])
-    _spawn(cluster, WATCHDOG, argv, extra_env={"PYTHONPATH": env_path})
+    _spawn(cluster, WATCHDOG, argv)
 
 
 def watchdog(data_dir: str | os.PathLike, owner_pid: int, owner_start: int, interval: float = 1.0) -> int:

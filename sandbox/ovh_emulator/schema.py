@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import unquote
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCHEMA_FILES = ("cloud.json", "auth.json")
 
 # Wording of the real API's 400 answers to malformed input (see docs/ovh-emulator.md for sources).

@@ -1,4 +1,4 @@
-"""Link to the local Kubernetes control plane (``tests/sandbox/localkube``), used only when the
+"""Link to the local Kubernetes control plane (the ``localkube`` package of the sandbox), used only when the
 emulator is started with ``--kubeconfig``. ``localkube`` is imported lazily, on first use.
 """
 
@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 from pathlib import Path
-
-SANDBOX_DIR = Path(__file__).resolve().parents[1]
 
 
 class LocalKube:
@@ -30,8 +27,6 @@ class LocalKube:
 
     def nodes(self):
         if self._nodes is None:
-            if str(SANDBOX_DIR) not in sys.path:
-                sys.path.append(str(SANDBOX_DIR))
             self._nodes = importlib.import_module("localkube.nodes")
         return self._nodes
 

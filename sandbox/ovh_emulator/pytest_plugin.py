@@ -1,7 +1,7 @@
 """pytest fixtures for the OVH API emulator.
 
 Enable with ``pytest_plugins = ["ovh_emulator.pytest_plugin"]`` in the root conftest (with
-``tests/sandbox`` on ``sys.path``), or import the fixtures into a conftest.
+the sandbox package installed), or import the fixtures into a conftest.
 
 - ``ovh_emulator``: a fresh emulator per test (temp state dir, transition 0.2 s unless the test is
   marked ``@pytest.mark.ovh_emulator(transition_seconds=..., fault_429_rate=..., ...)``); at teardown

@@ -11,12 +11,9 @@ from pathlib import Path
 
 from localkube import build, cluster, versions
 
-SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
-
 
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(SANDBOX))
-    return subprocess.run([sys.executable, "-m", "localkube", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "localkube", *args], capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 

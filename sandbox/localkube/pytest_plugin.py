@@ -1,7 +1,7 @@
 """pytest plugin: a session-scoped ``localkube`` fixture.
 
 Register it with ``pytest_plugins = ["localkube.pytest_plugin"]`` in the root conftest (with
-``tests/sandbox`` on sys.path). The fixture starts a cluster in a temporary directory (building the
+the sandbox package installed). The fixture starts a cluster in a temporary directory (building the
 binaries first if the cache is cold, which takes long), yields a :class:`localkube.cluster.Cluster`
 (``.kubeconfig``, ``.server``, ``.env``, ``.data_dir``) and stops it at the end of the session.
 

@@ -1,4 +1,4 @@
-"""tests/sandbox/sandboxctl.py up/status/env/down (emulator only: --no-kube)."""
+"""keiko-sandbox (sandboxctl) up/status/env/down (emulator only: --no-kube)."""
 
 import json
 import os
@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-SANDBOXCTL = Path(__file__).resolve().parents[2] / "sandbox" / "sandboxctl.py"
-
 
 def ctl(*args, check=True):
-    r = subprocess.run([sys.executable, str(SANDBOXCTL), *args], capture_output=True, text=True, timeout=120,
+    r = subprocess.run([sys.executable, "-m", "sandboxctl", *args], capture_output=True, text=True, timeout=120,
                        check=False)
     if check and r.returncode != 0:
         raise AssertionError(f"sandboxctl {args} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
@@ -82,7 +80,6 @@ def test_down_only_stops_its_own_process(run_dir):
 def test_with_kube_fails_clearly_when_localkube_is_unavailable(run_dir, monkeypatch, tmp_path):
     # An empty cache: no localkube binaries, whatever this machine has built.
     monkeypatch.setenv("KEIKO_CACHE_DIR", str(tmp_path / "empty-cache"))
-    sys.path.insert(0, str(SANDBOXCTL.parent))
     import sandboxctl
 
     ok, dummy = sandboxctl.localkube_available()

@@ -17,7 +17,7 @@ import yaml
 
 from .kubeapi import KubeClient
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 HASH_ANNOTATION = "localkube.keikolatam.dev/applied-sha256"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
