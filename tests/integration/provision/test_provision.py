@@ -1,4 +1,4 @@
-"""site.yml, playbooks/destroy.yml and the ovh_cloud inventory plugin on the sandbox inventory, end to end.
+"""playbooks/provision.yml (site.yml without the bootstrap), playbooks/destroy.yml and the ovh_cloud inventory plugin on the sandbox inventory, end to end.
 
 The tests run in this order and share one emulator: converge from nothing, converge again (no change, no
 write), check mode on the converged sandbox, one changed value, the dynamic inventory, the destroy guard of
@@ -47,7 +47,7 @@ def assert_no_change(run):
 
 
 def test_a_location_instead_of_a_region_is_refused_before_any_write(sandbox):
-    run = sandbox.playbook("site.yml", "inventories/sandbox", "-e", "keiko_region=GRA")
+    run = sandbox.playbook("playbooks/provision.yml", "inventories/sandbox", "-e", "keiko_region=GRA")
     assert run.rc != 0, run.summary()
     assert run.writes == []
     failed = [result for name, result in run.tasks() if result.get("failed")]
@@ -55,9 +55,9 @@ def test_a_location_instead_of_a_region_is_refused_before_any_write(sandbox):
 
 
 def test_site_converges_from_nothing(sandbox):
-    run = sandbox.playbook("site.yml")
+    run = sandbox.playbook("playbooks/provision.yml")
     assert run.rc == 0, run.summary()
-    print("site.yml from nothing: %.0fs" % run.seconds)
+    print("provision.yml from nothing: %.0fs" % run.seconds)
 
     # The region and flavors were checked against the capabilities before the first write.
     first_write = min(e["seq"] for e in run.api_requests if e["method"] != "GET")
@@ -108,13 +108,13 @@ def test_site_converges_from_nothing(sandbox):
 
 
 def test_second_run_changes_nothing_and_sends_no_write(sandbox):
-    run = sandbox.playbook("site.yml")
+    run = sandbox.playbook("playbooks/provision.yml")
     assert_no_change(run)
-    print("site.yml on a converged sandbox: %.0fs" % run.seconds)
+    print("provision.yml on a converged sandbox: %.0fs" % run.seconds)
 
 
 def test_check_diff_on_converged_sandbox_reports_no_change(sandbox):
-    run = sandbox.playbook("site.yml", "inventories/sandbox", "--check", "--diff")
+    run = sandbox.playbook("playbooks/provision.yml", "inventories/sandbox", "--check", "--diff")
     assert_no_change(run)
 
 
@@ -132,7 +132,7 @@ def test_one_changed_value_is_one_update_with_its_diff(sandbox, tmp_path):
     pool["max_nodes"] = 4
     platform.write_text(yaml.safe_dump(data, sort_keys=False))
 
-    run = sandbox.playbook("site.yml", inventory, "--diff")
+    run = sandbox.playbook("playbooks/provision.yml", inventory, "--diff")
     assert run.rc == 0, run.summary()
     assert run.writes == [("PUT", POOL)], run.writes
     put = [e for e in run.api_requests if e["method"] == "PUT"][0]
