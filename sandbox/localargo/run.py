@@ -218,7 +218,9 @@ def health_urls(cfg: dict) -> dict[str, str]:
     return {REPO_SERVER: f"http://127.0.0.1:{p['repo-server-metrics']}/healthz?full=true",
             CONTROLLER: f"http://127.0.0.1:{p['controller-metrics']}/healthz",
             SERVER: f"http://127.0.0.1:{p['server']}/healthz",
-            APPSET: f"http://127.0.0.1:{p['appset-probe']}/healthz"}
+            # no health check is registered on its probe address (404): its metrics endpoint answers
+            # once the manager runs
+            APPSET: f"http://127.0.0.1:{p['appset-metrics']}/metrics"}
 
 
 def _base_env(cfg: dict, bins: Path) -> dict[str, str]:
@@ -451,12 +453,16 @@ def down(data_dir: str | os.PathLike, timeout: float = 20.0, echo=print) -> list
 def _ours(pid: int, data_dir: Path) -> bool:
     """A process started for this data dir: its command line or working directory is in it."""
     try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         cwd = os.readlink(f"/proc/{pid}/cwd")
-    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+    except OSError:
         return False
     d = str(data_dir)
-    return d in cmd or cwd == d or cwd.startswith(d + "/")
+
+    def inside(path: str) -> bool:
+        return path == d or path.startswith(d + "/")
+
+    return inside(cwd) or any(inside(a) or inside(a.split("=", 1)[-1]) for a in args)
 
 
 def _strays(data_dir: Path) -> list[dict]:

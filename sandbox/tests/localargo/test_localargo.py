@@ -106,7 +106,8 @@ def repo(tmp_path_factory):
 def argo(kube, tmp_path_factory):
     """localargo started before the install; yields (data_dir, status before the install)."""
     data_dir = tmp_path_factory.mktemp("argo") / "localargo"
-    run.up(data_dir, kube.kubeconfig, owner_pid=os.getpid(), echo=lambda m: print(m, file=sys.stderr))
+    run.up(data_dir, kube.kubeconfig, components=run.COMPONENTS, owner_pid=os.getpid(),
+           echo=lambda m: print(m, file=sys.stderr))
     before = run.status(data_dir)
     time.sleep(2)  # a few polls of the supervisor on a cluster without Argo CD
     before_later = run.status(data_dir)
@@ -170,7 +171,7 @@ def test_waits_for_the_install_with_only_redis_running(argo):
     for st in (before, later):
         assert st["phase"] == "waiting-for-install"
         assert st["processes"]["redis"]["alive"] is True
-        for comp in run.DEFAULT_COMPONENTS:
+        for comp in run.COMPONENTS:
             assert st["processes"][comp]["alive"] is False
         assert st["up"] is False
 
@@ -181,7 +182,8 @@ def test_components_run_on_loopback_and_are_healthy(argo):
     assert st["up"] is True and st["phase"] == "running"
     assert st["api_url"].startswith("http://127.0.0.1:")
     cfg = run.load_config(data_dir)
-    for comp in ("redis", *run.DEFAULT_COMPONENTS):
+    assert set(st["processes"]) == {"redis", *run.COMPONENTS}
+    for comp in st["processes"]:
         pid = st["processes"][comp]["pid"]
         # every listening TCP socket of our processes is on 127.0.0.1
         inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
@@ -282,6 +284,49 @@ def test_a_component_that_exits_is_restarted(argo):
                   lambda: (s := run.status(data_dir))["processes"]["argocd-repo-server"]["restarts"] == before["restarts"] + 1
                   and s["up"] and s, timeout=60)
     assert st["processes"]["argocd-repo-server"]["pid"] != before["pid"]
+
+
+def test_cmd_params_reach_a_component_when_it_restarts(argo, kube):
+    """argocd-cmd-params-cm keys become the environment the install manifest maps them to."""
+    data_dir = argo[0]
+    with KubeClient(kube.kubeconfig) as k:
+        k.merge_patch(f"/api/v1/namespaces/{NS}/configmaps/argocd-cmd-params-cm",
+                      {"data": {"controller.log.level": "debug"}})
+    before = run.status(data_dir)["processes"]["argocd-application-controller"]
+    env_before = Path(f"/proc/{before['pid']}/environ").read_bytes().split(b"\0")
+    assert b"ARGOCD_APPLICATION_CONTROLLER_LOGLEVEL=debug" not in env_before
+    assert b"ARGOCD_CONTROLLER_REPLICAS=1" in env_before
+    os.kill(before["pid"], 15)
+    st = wait_for("controller restarted and healthy",
+                  lambda: (s := run.status(data_dir))["processes"]["argocd-application-controller"]["restarts"]
+                  == before["restarts"] + 1 and s["up"] and s, timeout=60)
+    pid = st["processes"]["argocd-application-controller"]["pid"]
+    assert b"ARGOCD_APPLICATION_CONTROLLER_LOGLEVEL=debug" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    log = (data_dir / "logs" / "argocd-application-controller.log").read_text()
+    assert '"level":"debug"' in log
+
+
+def test_applicationset_controller_generates_applications(argo, kube, repo):
+    with KubeClient(kube.kubeconfig) as k:
+        k.apply(f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applicationsets/envs", {
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+            "metadata": {"name": "envs", "namespace": NS},
+            "spec": {
+                "generators": [{"list": {"elements": [{"env": "dev"}, {"env": "staging"}]}}],
+                "template": {
+                    "metadata": {"name": "web-{{env}}"},
+                    "spec": {"project": "default",
+                             "source": {"repoURL": repo.repo_url("gitops"), "targetRevision": "main", "path": "plain"},
+                             "destination": {"server": "https://kubernetes.default.svc", "namespace": "web-{{env}}"}},
+                },
+            },
+        })
+        apps = wait_for("applications generated", lambda: {
+            a["metadata"]["name"]: a for a in k.get(f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applications")["items"]
+            if any(o["kind"] == "ApplicationSet" for o in a["metadata"].get("ownerReferences", []))} or None, timeout=60)
+        assert set(apps) == {"web-dev", "web-staging"}
+        assert apps["web-dev"]["spec"]["destination"]["namespace"] == "web-dev"
+        k.delete(f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applicationsets/envs")
 
 
 def test_no_secret_in_logs_or_state(argo, synced, repo, kube):
