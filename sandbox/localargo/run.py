@@ -141,7 +141,20 @@ def _http_ok(url: str, timeout: float = 3.0) -> bool:
 # what the install manifest says about each component
 
 def _workload_env(manifest: Path) -> dict[str, list[dict]]:
-    """The ``env`` of each component's container in the install manifest."""
+    """The ``env`` of each component's container in the install manifest (parsing the 2 MB manifest
+    takes seconds: the result is kept in the cache, keyed by the manifest's sha256)."""
+    digest = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()[:32]
+    cached = build.cache_root() / "env-spec" / f"{digest}.json"
+    found = _read_json(cached)
+    if found is not None and set(found) == set(WORKLOADS):
+        return found
+    out = _parse_workload_env(manifest)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    _write_json(cached, out)
+    return out
+
+
+def _parse_workload_env(manifest: Path) -> dict[str, list[dict]]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(manifest, encoding="utf-8") as fh:
         docs = [d for d in yaml.load_all(fh, Loader=loader) if d]
