@@ -15,7 +15,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help venv collection kube-binaries lint yamllint ansible-lint sanity unit integration test build \
+.PHONY: help venv collection kube-binaries argocd-binaries lint yamllint ansible-lint sanity unit integration test build \
         sandbox sandbox-up sandbox-down
 
 help:
@@ -55,10 +55,14 @@ build: venv
 kube-binaries: venv
 	$(BIN)/localkube build
 
+# The Argo CD binaries (argocd, kustomize) of the sandbox: cached the same way, keyed by version.
+argocd-binaries: venv
+	$(BIN)/localargo build
+
 unit: venv collection
 	$(BIN)/python -m pytest tests/unit sandbox/tests/emulator
 
-integration: venv collection kube-binaries
+integration: venv collection kube-binaries argocd-binaries
 	$(BIN)/python -m pytest tests/integration sandbox/tests/localkube
 
 # The test command (README, .ci/run): quality gates first, then every test with branch coverage.
@@ -66,7 +70,7 @@ COVERAGE_DIR := $(CURDIR)/tests/output/coverage
 # Two workers (one per core); tests are spread one by one, but for the ordered or control-plane directories
 # that tests/conftest.py (SERIAL_DIRS) keeps on one worker, in order.
 PYTEST_WORKERS ?= 2
-test: venv collection kube-binaries lint sanity
+test: venv collection kube-binaries argocd-binaries lint sanity
 	@rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
@@ -76,7 +80,7 @@ test: venv collection kube-binaries lint sanity
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage report --rcfile=.coveragerc; \
 	exit $$rc
 
-sandbox: venv collection kube-binaries
+sandbox: venv collection kube-binaries argocd-binaries
 	hack/sandbox-main.sh
 
 sandbox-up: venv

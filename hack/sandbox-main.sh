@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (`make sandbox` runs it after `make venv collection`):
-#   1. start the sandbox (the OVH API emulator and, when its binaries are cached, the local
-#      Kubernetes control plane) in .sandbox/, which writes .sandbox/env;
-#   2. run `ansible-playbook -i inventories/sandbox site.yml` with that environment;
-#   3. print what was created, where the kubeconfig and the secrets are, and what to run next.
+#   1. start the sandbox in .sandbox/ (the OVH API emulator, the local Kubernetes control plane, the git
+#      server of the GitOps remote, the real Argo CD processes), which writes .sandbox/env;
+#   2. run `ansible-playbook -i inventories/sandbox site.yml` with that environment: provision the OVH
+#      project, then bootstrap Argo CD and the root Application on the cluster;
+#   3. print what was created, where Argo CD's API and UI are and how to log in, and what to run next.
 # Extra arguments go to ansible-playbook (for example -v, --check --diff, -e key=value).
 set -euo pipefail
 
@@ -33,8 +34,10 @@ source "$sandbox/env"
 export ANSIBLE_CONFIG="$repo/ansible.cfg" KEIKO_SECRETS_DIR="$secrets"
 echo "OVH API emulator: $OVH_ENDPOINT (project $OVH_CLOUD_PROJECT_SERVICE)"
 echo "Kubernetes API:   ${KUBECONFIG:-none (the OVH emulator answers with a synthetic kubeconfig)}"
+echo "GitOps remote:    ${KEIKO_GITOPS_URL:-none}"
+echo "Argo CD API:      ${KEIKO_ARGOCD_URL:-none}"
 
-say "Provisioning the sandbox: ansible-playbook -i inventories/sandbox site.yml $*"
+say "Provisioning and bootstrapping the sandbox: ansible-playbook -i inventories/sandbox site.yml $*"
 echo "(each wait prints a 'RETRYING' line per poll while the emulator moves resources through their statuses)"
 play_started=$(date +%s)
 "$bin/ansible-playbook" -i inventories/sandbox site.yml "$@"
@@ -54,12 +57,22 @@ Created on the sandbox's OVH project (inventories/sandbox/group_vars/all/platfor
     (identity, learning, reputation, passport, governance, marketplace), reachable from the nodes' subnet
   - registry keikolatam-sandbox with the user ci-pusher
   - bucket keikolatam-sandbox-backups and the S3 key pair of its owner
+Bootstrapped on the cluster (playbooks/bootstrap.yml): Argo CD ${KEIKO_ARGOCD_VERSION:-v3.6.1} in the namespace argocd,
+  its AppProjects platform and keiko, and the root Application keiko-sandbox, synced from the GitOps
+  remote $KEIKO_GITOPS_URL (branch main, seeded with argocd/sandbox/ and k8s/overlays/sandbox/)
 Kubeconfig of the cluster: $kubeconfig
 Generated secrets (mode 0600, outside git): $secrets/{database-users,registry-users,backup-s3}.yml
 
+Argo CD (the real API server, on loopback): ${KEIKO_ARGOCD_URL:-not running}
+  UI: open it in a browser; log in as admin with the password Argo CD generated:
+    kubectl --kubeconfig $kubeconfig -n argocd get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d
+  curl -s ${KEIKO_ARGOCD_URL:-http://127.0.0.1:PORT}/api/version
+  The applications: kubectl --kubeconfig $kubeconfig -n argocd get applications
+
 Next:
   source .sandbox/env
-  kubectl --kubeconfig $kubeconfig get nodes                            # when the local cluster runs
+  kubectl --kubeconfig $kubeconfig get nodes                            # the kwok nodes of the node pools
+  git clone \$KEIKO_GITOPS_URL                                          # the GitOps remote (user/password in .sandbox/env)
   .venv/bin/ansible-playbook -i inventories/sandbox site.yml --check --diff   # converged: no change
   .venv/bin/ansible-playbook -i inventories/sandbox site.yml                 # again: changed=0
   .venv/bin/ansible-inventory -i inventories/sandbox.ovh_cloud.yml --graph

@@ -9,14 +9,18 @@
 is the same.)
 
 Layout of ``--dir``: ``ovh/`` (emulator state, ``emulator.pid``, ``emulator.log``, ``ready.json``),
-``kube/`` (localkube data dir, ``kube/kubeconfig``), ``env`` (shell exports), ``sandbox.json``
-(what ``up`` started). ``up`` is idempotent: a running emulator is reused (restarted only when the
+``kube/`` (localkube data dir, ``kube/kubeconfig``), ``git/`` (the git server: ``repos/keiko-gitops.git``,
+the GitOps remote, served over HTTP on loopback with basic auth; ``server/`` its state and log;
+``credentials`` its password, 0600), ``argocd/`` (the real Argo CD processes, localargo), ``env``
+(shell exports, 0600), ``sandbox.json`` (what ``up`` started). ``up`` is idempotent: a running emulator is reused (restarted only when the
 kube wiring changes). ``down`` stops only processes whose pid file and command line match, and
 removes the directory.
 
 The local cluster is used by default when the localkube package is present and its binaries are
 cached (``localkube.build.cached_binaries()``); ``--with-kube`` insists, ``--no-kube`` skips.
-``KEIKO_SANDBOX_KUBE=0|1`` sets the default.
+``KEIKO_SANDBOX_KUBE=0|1`` sets the default. Argo CD runs on the local cluster when its binaries are
+cached (``localargo.build.cached_binaries()``, ``make argocd-binaries``); ``--with-argocd`` insists,
+``--no-argocd`` skips. Its components start once bootstrap has installed Argo CD's objects.
 """
 
 from __future__ import annotations
@@ -96,6 +100,15 @@ class Paths:
         self.ready = self.ovh / "ready.json"
         self.env = self.root / "env"
         self.record = self.root / "sandbox.json"
+        self.git = self.root / "git"
+        self.git_repos = self.git / "repos"
+        self.git_state = self.git / "server"
+        self.git_credentials = self.git / "credentials"
+        self.argocd = self.root / "argocd"
+
+
+GITOPS_REPOSITORY = "keiko-gitops"
+GIT_USERNAME = "keiko"
 
 
 # -- localkube -----------------------------------------------------------------------------------
@@ -122,6 +135,53 @@ def kube_up(p: Paths, timeout: float) -> Path:
     if r.returncode != 0 or not p.kubeconfig.exists():
         raise SystemExit(f"sandboxctl: localkube up failed (exit {r.returncode})")
     return p.kubeconfig
+
+
+def git_up(p: Paths) -> dict:
+    """The git server of the GitOps remote (one bare repository, seeded by bootstrap)."""
+    import secrets
+
+    from gitserver import process as gitserver
+
+    if not p.git_credentials.exists():
+        p.git.mkdir(parents=True, exist_ok=True)
+        _write_private(p.git_credentials, secrets.token_urlsafe(24) + "\n")
+    password = p.git_credentials.read_text().strip()
+    state = gitserver.start(p.git_state, p.git_repos, GIT_USERNAME, password, echo=_echo)
+    gitserver.init_bare(p.git_repos, GITOPS_REPOSITORY)
+    return {"url": f"{state['url'].rstrip('/')}/{GITOPS_REPOSITORY}.git", "username": GIT_USERNAME,
+            "password": password, "pid": state["pid"], "state_dir": str(p.git_state)}
+
+
+def git_down(p: Paths) -> None:
+    if p.git_state.exists():
+        from gitserver import process as gitserver
+
+        gitserver.stop(p.git_state, echo=_echo)
+
+
+def argocd_available() -> tuple[bool, str]:
+    if importlib.util.find_spec("localargo") is None:
+        return False, "the localargo package is not installed (make venv)"
+    from localargo import build as argo_build
+
+    if argo_build.cached_binaries():
+        return True, "binaries cached"
+    return False, "the Argo CD binaries are not built (make argocd-binaries)"
+
+
+def argocd_up(p: Paths, kubeconfig: Path) -> dict:
+    from localargo import run as localargo
+
+    localargo.up(p.argocd, kubeconfig, echo=_echo)
+    return localargo.env_vars(p.argocd)
+
+
+def argocd_down(p: Paths) -> None:
+    if p.argocd.exists():
+        from localargo import run as localargo
+
+        localargo.down(p.argocd, echo=_echo)
 
 
 def kube_down(p: Paths) -> None:
@@ -197,7 +257,8 @@ def _admin_post(endpoint: str, name: str, payload: dict) -> dict:
         return json.loads(resp.read())
 
 
-def write_env(p: Paths, info: dict, kubeconfig: Path | None) -> None:
+def write_env(p: Paths, info: dict, kubeconfig: Path | None, git: dict | None = None,
+              argocd: dict | None = None) -> None:
     q = shlex.quote
     base = info["endpoint"].rsplit("/1.0", 1)[0]
     lines = [
@@ -216,6 +277,19 @@ def write_env(p: Paths, info: dict, kubeconfig: Path | None) -> None:
     ]
     if kubeconfig:
         lines.append(f"export KUBECONFIG={q(str(kubeconfig))}")
+    mirror = os.environ.get("KEIKO_UPSTREAM_MIRROR")
+    if mirror:
+        lines.append(f"export KEIKO_UPSTREAM_MIRROR={q(mirror)}")
+    if git:
+        lines += ["# The GitOps remote (git over HTTP on loopback, basic auth): inventories/sandbox reads these.",
+                  f"export KEIKO_GITOPS_URL={q(git['url'])}",
+                  f"export KEIKO_GITOPS_USERNAME={q(git['username'])}",
+                  f"export KEIKO_GITOPS_PASSWORD={q(git['password'])}"]
+    if argocd:
+        lines += ["# The real Argo CD of the sandbox: API and UI (log in as admin with the password of the Secret",
+                  "# argocd/argocd-initial-admin-secret, which Argo CD generates in the cluster).",
+                  f"export KEIKO_ARGOCD_URL={q(argocd['KEIKO_ARGOCD_API_URL'])}"]
+        lines += [f"export {k}={q(v)}" for k, v in sorted(argocd.items())]
     _write_private(p.env, "\n".join(lines) + "\n")
 
 
@@ -260,8 +334,25 @@ def cmd_up(args) -> int:
             info = emulator_start(p, 0, kubeconfig, args.transition_seconds)
         _echo(f"OVH API emulator at {info['endpoint']} (pid {info['pid']}, state {p.ovh})")
     record["emulator"] = {"pid": info["pid"], "endpoint": info["endpoint"], "state_dir": str(p.ovh)}
+
+    git = git_up(p)
+    record["git"] = {k: v for k, v in git.items() if k != "password"}
+    argocd = None
+    want_argocd = args.argocd
+    if want_argocd is not False:
+        ok, why = argocd_available()
+        if kubeconfig is None:
+            ok, why = False, "no local Kubernetes cluster"
+        if ok:
+            argocd = argocd_up(p, kubeconfig)
+            record["argocd"] = {"data_dir": str(p.argocd), "api_url": argocd["KEIKO_ARGOCD_API_URL"]}
+        elif want_argocd:
+            _echo(f"--with-argocd: {why}")
+            return 1
+        else:
+            _echo(f"no Argo CD processes: {why}")
     _write_private(p.record, json.dumps(record, indent=1) + "\n")
-    write_env(p, info, kubeconfig)
+    write_env(p, info, kubeconfig, git, argocd)
     _echo(f"environment: source {p.env}")
     return 0
 
@@ -272,6 +363,8 @@ def cmd_down(args) -> int:
         _echo(f"nothing to stop ({p.root} does not exist)")
         return 0
     emulator_stop(p)
+    argocd_down(p)
+    git_down(p)
     kube_down(p)
     # stray emulator still holding the state dir (pid file lost)? refuse to delete under it
     if emulator_pid(p) is not None:
@@ -290,8 +383,25 @@ def status_dict(p: Paths) -> dict:
         "emulator": {"running": pid is not None, "pid": pid, "endpoint": info.get("endpoint"),
                      "state_dir": str(p.ovh), "log": str(p.log)},
         "kube": {"present": p.kubeconfig.exists(), "kubeconfig": str(p.kubeconfig) if p.kubeconfig.exists() else None},
+        "git": _git_status(p),
+        "argocd": _argocd_status(p),
         "env": str(p.env) if p.env.exists() else None,
     }
+
+
+def _git_status(p: Paths) -> dict:
+    from gitserver import process as gitserver
+
+    st = gitserver.status(p.git_state)
+    return {"running": bool(st.get("running")), "url": st.get("url"), "pid": st.get("pid")}
+
+
+def _argocd_status(p: Paths) -> dict:
+    if not p.argocd.exists():
+        return {"running": False}
+    from localargo import run as localargo
+
+    return localargo.status(p.argocd)
 
 
 def cmd_status(args) -> int:
@@ -326,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--transition-seconds", type=float, default=None,
                             help="emulator transition time (default: OVH_EMULATOR_TRANSITION_SECONDS or 2)")
             sp.add_argument("--timeout", type=float, default=300.0, help="seconds allowed for localkube up")
+            g = sp.add_mutually_exclusive_group()
+            g.add_argument("--with-argocd", dest="argocd", action="store_const", const=True, default=None,
+                           help="start the Argo CD processes too (fail if they cannot)")
+            g.add_argument("--no-argocd", dest="argocd", action="store_const", const=False,
+                           help="no Argo CD processes")
     args = parser.parse_args(argv)
     return {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}[args.cmd](args)
 

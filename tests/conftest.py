@@ -31,12 +31,14 @@ pytest_plugins = ["ovh_emulator.pytest_plugin"]
 #   (not two control planes at once).
 # A directory, not an ``xdist_group`` mark: pytest-xdist 3.8 puts a mark's group into the node id, which pytest
 # 9.2 ignores (pytest-dev/pytest-xdist#1386): the marks are silently not grouped.
-# - the sandbox's control-plane tests (sandbox/tests/controlplane) and every test that runs the real Argo CD
-#   processes join the localkube group: one control plane per worker.
+# - the sandbox's control-plane tests (sandbox/tests/controlplane) and the real Argo CD processes'
+#   (sandbox/tests/localargo) join the localkube group: one control plane per worker;
+# - e2e: the user's stories on a whole sandbox (emulator, control plane, git server, Argo CD), in order.
 SERIAL_DIRS = {"provision": [Path(REPO, "tests", "integration", "provision")],
                "localkube": [Path(REPO, "tests", "integration", "localkube"),
                              Path(REPO, "sandbox", "tests", "controlplane"),
-                             Path(REPO, "sandbox", "tests", "argocd")]}
+                             Path(REPO, "sandbox", "tests", "localargo")],
+               "e2e": [Path(REPO, "tests", "e2e")]}
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)

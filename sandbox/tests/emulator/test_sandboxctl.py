@@ -64,6 +64,32 @@ def test_up_is_idempotent_and_down_cleans_up(run_dir):
     assert ctl("status", "--dir", str(run_dir), check=False).returncode == 1
 
 
+def test_up_serves_the_gitops_remote_with_its_credentials(run_dir, tmp_path):
+    ctl("up", "--dir", str(run_dir), "--no-kube", "--transition-seconds", "0.2")
+    env = parse_env(run_dir / "env")
+    url, user, password = env["KEIKO_GITOPS_URL"], env["KEIKO_GITOPS_USERNAME"], env["KEIKO_GITOPS_PASSWORD"]
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/keiko-gitops.git")
+    assert "KEIKO_ARGOCD_URL" not in env  # no local cluster, no Argo CD processes
+    record = (run_dir / "sandbox.json").read_text()
+    assert password not in record and password not in (run_dir / "git" / "server" / "gitserver.log").read_text()
+
+    def ls_remote(secret):
+        askpass = tmp_path / "askpass"
+        askpass.write_text(f'#!/bin/sh\ncase "$1" in Username*) echo {user};; *) echo {secret};; esac\n')
+        askpass.chmod(0o700)
+        return subprocess.run(["git", "ls-remote", url], capture_output=True, text=True, timeout=60, check=False,
+                              env=dict(os.environ, GIT_ASKPASS=str(askpass), GIT_TERMINAL_PROMPT="0"))
+
+    assert ls_remote(password).returncode == 0  # the empty repository that bootstrap seeds
+    assert ls_remote("wrong-password").returncode != 0
+    pid = json.loads(ctl("status", "--dir", str(run_dir)).stdout)["git"]["pid"]
+    ctl("up", "--dir", str(run_dir), "--no-kube")  # again: the same server and password
+    assert parse_env(run_dir / "env")["KEIKO_GITOPS_PASSWORD"] == password
+    assert json.loads(ctl("status", "--dir", str(run_dir)).stdout)["git"]["pid"] == pid
+    ctl("down", "--dir", str(run_dir))
+    assert not Path(f"/proc/{pid}").exists() or b"gitserver" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
 def test_down_only_stops_its_own_process(run_dir):
     (run_dir / "ovh").mkdir(parents=True)
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
