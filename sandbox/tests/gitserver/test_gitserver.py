@@ -55,6 +55,19 @@ def test_clone_push_and_second_clone_sees_the_commit(server, tmp_path):
     assert git("rev-parse", "refs/heads/main", cwd=server.root / "gitops.git").stdout.strip() == pushed
 
 
+def test_a_push_larger_than_the_post_buffer(server, tmp_path):
+    """git sends a pack over http.postBuffer (1 MiB) with chunked transfer encoding."""
+    url = with_creds(server.repo_url("gitops"), "keiko", server.password)
+    git("clone", "-q", url, str(tmp_path / "big"))
+    blob = os.urandom(3 * 1024 * 1024)
+    (tmp_path / "big" / "blob.bin").write_bytes(blob)
+    git("add", "blob.bin", cwd=tmp_path / "big")
+    git("commit", "-qm", "a large file", cwd=tmp_path / "big")
+    git("push", "-q", "origin", "HEAD:main", cwd=tmp_path / "big")
+    git("clone", "-q", url, str(tmp_path / "again"))
+    assert (tmp_path / "again" / "blob.bin").read_bytes() == blob
+
+
 def test_wrong_or_missing_credentials_are_refused(server, tmp_path):
     bad = git("clone", "-q", with_creds(server.repo_url("gitops"), "keiko", "wrong"), str(tmp_path / "x"), check=False)
     assert bad.returncode != 0 and "Authentication failed" in bad.stderr
