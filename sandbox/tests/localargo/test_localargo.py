@@ -200,6 +200,15 @@ def test_components_run_on_loopback_and_are_healthy(argo):
     assert set(cfg["ports"].values()) and len(set(cfg["ports"].values())) == len(cfg["ports"])
 
 
+def test_up_again_is_a_no_op(argo, kube):
+    data_dir = argo[0]
+    before = run.status(data_dir)
+    cfg = run.up(data_dir, kube.kubeconfig, components=run.COMPONENTS, echo=lambda m: None)
+    assert cfg["supervisor"] == run.load_config(data_dir)["supervisor"]
+    after = run.status(data_dir)
+    assert {n: p["pid"] for n, p in after["processes"].items()} == {n: p["pid"] for n, p in before["processes"].items()}
+
+
 def test_application_synced_healthy_and_deployment_available_on_kwok_nodes(synced, kube):
     with KubeClient(kube.kubeconfig) as k:
         nodes = {n["metadata"]["name"]: n for n in k.get("/api/v1/nodes")["items"]}
