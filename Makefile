@@ -15,7 +15,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help venv collection kube-binaries argocd-binaries lint yamllint ansible-lint sanity unit integration test build \
+.PHONY: help venv collection kube-binaries argocd-binaries lint yamllint ansible-lint sanity unit integration integration-targets test build \
         sandbox sandbox-up sandbox-down
 
 help:
@@ -64,6 +64,12 @@ unit: venv collection
 
 integration: venv collection kube-binaries argocd-binaries
 	$(BIN)/python -m pytest tests/integration sandbox/tests/localkube
+
+# The integration targets under `ansible-test integration`, on one OVH API emulator (TARGETS="a b": some of them;
+# make test runs each target with ansible-playbook instead, for the modules' coverage: tests/integration/test_targets.py).
+TARGETS ?=
+integration-targets: venv collection
+	$(BIN)/python tests/integration/integration_targets.py $(TARGETS)
 
 # The test command (README, .ci/run): quality gates first, then every test with branch coverage.
 COVERAGE_DIR := $(CURDIR)/tests/output/coverage
