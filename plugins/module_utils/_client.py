@@ -25,7 +25,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import random
 import re
@@ -245,7 +244,7 @@ class OvhClient(object):
         self._rng = rng or random.Random()
         self._log = log
         self._last_request_at = None
-        self.stats = {"requests": 0, "retries": 0, "writes": 0}
+        self.stats = {"retries": 0}
 
         oauth2 = bool(client_id)
         name = endpoint if not is_url(endpoint) else "ovh-eu"
@@ -374,9 +373,6 @@ class OvhClient(object):
 
     def _send(self, method, path, body):
         self._throttle()
-        self.stats["requests"] += 1
-        if method in WRITE_METHODS:
-            self.stats["writes"] += 1
         try:
             response = self._client.raw_call(method, path, data=body, need_auth=True)
         except requests.exceptions.ConnectionError as exc:
@@ -437,8 +433,3 @@ def _quote(value):
 def _short(exc):
     text = str(exc)
     return text if len(text) < 300 else text[:300] + "..."
-
-
-def dumps(value):
-    """Stable JSON for comparisons and logs."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
