@@ -14,7 +14,7 @@ def product_text():
     for top in PRODUCT:
         path = os.path.join(REPO, top)
         files = [path] if os.path.isfile(path) else [
-            os.path.join(d, f) for d, _, names in os.walk(path) for f in names if f.endswith((".yml", ".yaml", ".py"))]
+            os.path.join(d, f) for d, dummy, names in os.walk(path) for f in names if f.endswith((".yml", ".yaml", ".py"))]
         for name in files:
             with open(name, encoding="utf-8") as fh:
                 yield name, fh.read()
@@ -34,7 +34,7 @@ def test_galaxy_yml_and_requirements_yml_list_the_same_collections():
 
 
 def test_every_dependency_is_used_by_its_fqcn():
-    galaxy, _ = declared()
+    galaxy = declared()[0]
     texts = list(product_text())
     for collection in galaxy:
         fqcn = re.compile(r"\b%s\.\w+" % re.escape(collection))
