@@ -33,8 +33,8 @@ def molecule_runner(tmp_path):
                MOLECULE_GITOPS_PASSWORD=PASSWORD,
                KEIKO_UPSTREAM_MIRROR=os.environ.get("KEIKO_UPSTREAM_MIRROR") or str(ROOT.parent / "shared" / "upstream"))
 
-    def run(*step: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "molecule"), *step, "-s", "argocd"], cwd=ROOT, env=env, capture_output=True,
+    def run(step: str, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "molecule"), step, "-s", "argocd", *extra], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=900, check=False)
 
     run.data_dir = data_dir
@@ -50,9 +50,10 @@ def ok(proc: subprocess.CompletedProcess) -> str:
     return out
 
 
-def kubectl(kubeconfig: str, *args: str) -> str:
-    return subprocess.run([KUBECTL, f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True, timeout=60,
-                          check=True).stdout
+def kubectl(kubeconfig: str, *args: str, check: bool = True):
+    proc = subprocess.run([KUBECTL, f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True, timeout=60,
+                          check=check)
+    return proc.stdout if check else proc
 
 
 def versions(kubeconfig: str) -> dict[str, str]:
@@ -70,6 +71,12 @@ def versions(kubeconfig: str) -> dict[str, str]:
 def test_argocd_scenario_converge_idempotence_verify(molecule):
     ok(molecule("create"))
     kubeconfig = cluster.status(molecule.data_dir)["kubeconfig"]
+
+    # check mode on a cluster without Argo CD: a change is reported, nothing is written
+    out = ok(molecule("converge", "--", "--check"))
+    assert re.findall(r"^localkube\s+:.*\bchanged=(\d+)", out, re.M)[-1] != "0", out[-3000:]
+    assert kubectl(kubeconfig, "get", "namespace", "argocd", check=False).returncode != 0
+    assert "argoproj.io" not in kubectl(kubeconfig, "get", "crd", "-o", "name")
 
     out = ok(molecule("converge"))
     assert re.search(r"changed=([1-9]\d*)", out), out[-3000:]
