@@ -62,7 +62,17 @@ options:
     default: 8
   api_rate_limit:
     description:
-      - Send at most this many requests per second (client side). Unset means no limit.
+      - Send at most this many requests per second (client side). Unset or V(0) means no limit.
+      - The limit holds for all the tasks of a run, for runs at the same time and one after the other, and for
+        the C(keikolatam.gitops.ovh_cloud) inventory plugin, on the host that runs them (the control node for
+        C(localhost)), when they use the same O(endpoint) and O(consumer_key) (or O(client_id)). They share a
+        token bucket in a file under C(${XDG_CACHE_HOME:-~/.cache}/keikolatam-gitops/ratelimit/), named by a
+        hash of the endpoint and the key; the file holds no credential. Give them the same value.
+      - "The burst is one second of requests (O(api_rate_limit), at least one): after a pause, that many go at
+        once; over any T seconds, at most O(api_rate_limit) x T + burst requests start."
+      - Every HTTP request counts, also the C(GET /auth/time) or the OAuth2 token request that each task sends
+        first.
+      - When the directory cannot be written, the limit holds within each task only, with a warning.
       - OVH describes fair use as about 60 requests a minute per consumer key.
     type: float
   api_timeout:

@@ -60,6 +60,8 @@ options:
     default: '^keikolatam-(?P<environment>[a-z0-9]+)$'
 notes:
   - The authentication options, like the modules', fall back to the E(OVH_*) environment variables and C(ovh.conf).
+  - With O(api_rate_limit), the plugin's requests count against the same limit as the modules' on this control node
+    (same endpoint and consumer key or client ID).
     Keep secrets out of the configuration file, or encrypt them with C(!vault).
 seealso:
   - module: keikolatam.gitops.ovh_kube_cluster_info
@@ -74,9 +76,11 @@ plugin: keikolatam.gitops.ovh_cloud
 ---
 # Only the clusters and databases, the environment from names like keiko-<env>-<n>, an extra group per
 # version (version_cluster_1_32, version_database_17), and a variable for the clusters' API URL. Cached for an hour.
+# One request a second, counted with the requests of the playbooks that use the same consumer key.
 plugin: keikolatam.gitops.ovh_cloud
 service_name: 0123456789abcdef0123456789abcdef
 endpoint: ovh-eu
+api_rate_limit: 1
 include: [clusters, databases]
 environment_regex: '^keiko-(?P<environment>[a-z]+)-[0-9]+$'
 compose:

@@ -12,8 +12,9 @@ One place for everything that talks to the OVH API:
   credentials), with python-ovh's environment and ovh.conf fallbacks;
 - the endpoint, as a python-ovh name (``ovh-eu``...) or an ``http(s)://`` URL;
 - retries with jittered exponential backoff on 429, 5xx and OVH's "busy"
-  answers, a maximum number of attempts, and an optional client-side rate
-  limit;
+  answers, and a maximum number of attempts;
+- an optional client-side rate limit that every task, every run and the
+  inventory plugin on the control node share (:mod:`._ratelimit`);
 - never resending a create that may have been applied (a POST that timed out
   or got a 5xx): the caller gets an :class:`OvhAmbiguousWrite` and looks the
   object up by name instead;
@@ -28,7 +29,6 @@ __metaclass__ = type
 import os
 import random
 import re
-import time
 
 try:
     import ovh
@@ -42,6 +42,9 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without python-ovh
     HAS_OVH = False
     OVH_IMPORT_ERROR = exc
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._ratelimit import LocalBucket, make_bucket
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import SYSTEM_CLOCK
 
 
 ENDPOINT_NAMES = (
@@ -224,26 +227,32 @@ def _is_loopback_url(url):
 class OvhClient(object):
     """A python-ovh client with retries, backoff, a rate limit and one error type.
 
-    ``sleep``, ``monotonic`` and ``rng`` are injectable for tests.
+    ``clock`` (a :class:`._waiter.Clock`) and ``rng`` are injectable for tests. ``rate_limit``: API requests
+    a second, shared with every process that uses the same endpoint and credentials (see :mod:`._ratelimit`);
+    ``warn`` is told when the limit can only hold within this process.
     """
 
     def __init__(self, endpoint=DEFAULT_ENDPOINT, application_key=None, application_secret=None,
                  consumer_key=None, client_id=None, client_secret=None, oauth2_token_url=None,
                  max_attempts=8, backoff_base=0.5, backoff_max=20.0, rate_limit=None, timeout=60,
-                 sleep=time.sleep, monotonic=time.monotonic, rng=None, log=None):
+                 clock=None, rng=None, log=None, warn=None, rate_limit_dir=None):
         if not HAS_OVH:
             raise OvhConfigError("The python-ovh library (pip package 'ovh') is required: %s" % OVH_IMPORT_ERROR)
         if max_attempts < 1:
             raise OvhConfigError("api_max_attempts must be at least 1.")
+        if rate_limit is not None and rate_limit < 0:
+            raise OvhConfigError("api_rate_limit must not be negative (0 or unset: no limit).")
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.min_interval = 1.0 / rate_limit if rate_limit else 0.0
-        self._sleep = sleep
-        self._monotonic = monotonic
+        self.clock = clock or SYSTEM_CLOCK
         self._rng = rng or random.Random()
         self._log = log
-        self._last_request_at = None
+        self._warn = warn
+        self.bucket, why = make_bucket(rate_limit, endpoint, consumer_key or client_id, clock=self.clock,
+                                       directory=rate_limit_dir)
+        if why:
+            self._tell_local_limit(why)
         self.stats = {"retries": 0}
 
         oauth2 = bool(client_id)
@@ -290,12 +299,12 @@ class OvhClient(object):
 
     # -- verbs -------------------------------------------------------------
 
-    def get(self, path, retry_not_found=0.0, **query):
-        """GET. ``retry_not_found``: seconds during which a 404 is retried (right after a create)."""
+    def get(self, path, **query):
+        """GET. A 404 right after a create is the waiter's business (``until_ready(appear_within=...)``)."""
         pairs = ["%s=%s" % (k, _quote(v)) for k, v in sorted(query.items()) if v is not None]
         if pairs:  # only None values: no "?" (the API signs and matches the URL as sent)
             path = path + ("&" if "?" in path else "?") + "&".join(pairs)
-        return self.call("GET", path, retry_not_found=retry_not_found)
+        return self.call("GET", path)
 
     def post(self, path, body=None, idempotent=False):
         """POST. Not ``idempotent`` (a create) means: never resent after a 5xx or a timeout."""
@@ -317,18 +326,17 @@ class OvhClient(object):
 
     # -- machinery ---------------------------------------------------------
 
-    def call(self, method, path, body=None, idempotent=None, retry_not_found=0.0):
+    def call(self, method, path, body=None, idempotent=None):
         method = method.upper()
         if idempotent is None:
             idempotent = method != "POST"
-        started = self._monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
                 return self._send(method, path, body)
             except OvhApiError as exc:
-                retry = self._should_retry(exc, method, idempotent, started, retry_not_found)
+                retry = self._should_retry(exc, idempotent)
                 if not retry or attempt >= self.max_attempts:
                     if not retry and exc.ambiguous:
                         raise OvhAmbiguousWrite(exc.message, http_status=exc.http_status,
@@ -341,11 +349,12 @@ class OvhClient(object):
                     self._log("OVH API %s %s answered %s (%s); retry %d/%d in %.2fs" % (
                         method, path, exc.http_status, exc.error_class or exc.error_code or "-",
                         attempt, self.max_attempts - 1, delay))
-                self._sleep(delay)
+                self.clock.sleep(delay)
 
-    def _should_retry(self, exc, method, idempotent, started, retry_not_found):
+    @staticmethod
+    def _should_retry(exc, idempotent):
         if exc.is_not_found:
-            return method == "GET" and (self._monotonic() - started) < retry_not_found
+            return False
         if exc.http_status == 429:
             return True  # refused before any effect
         if exc.is_busy:
@@ -361,19 +370,45 @@ class OvhClient(object):
         return ceiling / 2.0 + self._rng.uniform(0, ceiling / 2.0)
 
     def _throttle(self):
-        if not self.min_interval:
+        """Take a token of the rate limit (sleeping until it is due) for each HTTP request of the next call.
+
+        python-ovh's first request of a process, ``GET /auth/time`` (signed requests) or the OAuth2 token
+        request, takes its own token and is sent here, so that it keeps its turn too."""
+        if self.bucket is None:
             return
-        now = self._monotonic()
-        if self._last_request_at is not None:
-            wait = self._last_request_at + self.min_interval - now
-            if wait > 0:
-                self._sleep(wait)
-                now = self._monotonic()
-        self._last_request_at = now
+        if self._requests_before_call():
+            self._take_token()
+            oauth2 = getattr(self._client, "_oauth2", None)
+            if oauth2 is not None:
+                oauth2.session  # pylint: disable=pointless-statement  # fetches the token
+            else:
+                self._client.time_delta  # pylint: disable=pointless-statement  # GET /auth/time
+        self._take_token()
+
+    def _take_token(self):
+        try:
+            self.bucket.acquire()
+        except (IOError, OSError) as exc:
+            self._tell_local_limit("cannot use %s: %s" % (getattr(self.bucket, "path", "?"), exc))
+            self.bucket = LocalBucket(self.bucket.rate, clock=self.clock)
+            self.bucket.acquire()
+
+    def _requests_before_call(self):
+        oauth2 = getattr(self._client, "_oauth2", None)
+        if oauth2 is not None:
+            return getattr(oauth2, "_token", None) is None
+        return getattr(self._client, "_time_delta", None) is None
+
+    def _tell_local_limit(self, why):
+        text = "api_rate_limit holds for this task only (%s)." % why
+        if self._warn:
+            self._warn(text)
+        elif self._log:
+            self._log(text)
 
     def _send(self, method, path, body):
-        self._throttle()
         try:
+            self._throttle()
             response = self._client.raw_call(method, path, data=body, need_auth=True)
         except requests.exceptions.ConnectionError as exc:
             # Nothing reached the server when the connection could not be opened;

@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-import time
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
@@ -121,17 +120,11 @@ class OvhDatabaseChildModule(OvhModule):
 
     def retry_while_provisioning(self, call, what):
         """Run ``call``; while the service still provisions, the API refuses some creates with
-        ``403 Service database '...' does not exist`` (FACTS.md): retry those within O(wait_timeout)."""
-        deadline = time.monotonic() + (self.params.get("wait_timeout") or 1800)
-        while True:
-            try:
-                return call()
-            except OvhApiError as exc:
-                provisioning = exc.http_status == 403 and "does not exist" in (exc.message or "")
-                if not provisioning or not self.params.get("wait", True) or time.monotonic() >= deadline:
-                    raise
-                self.module.debug("%s: the service is still provisioning (%s); retrying" % (what, exc.message))
-                time.sleep(self.params.get("wait_sleep") or 10.0)
+        ``403 Service database '...' does not exist`` (FACTS.md): with O(wait), retry those within
+        O(wait_timeout)."""
+        if not self.params.get("wait", True):
+            return call()
+        return self.waiter.retry(call, _still_provisioning, what)
 
     def child_path(self, kind, oid=None):
         """``<cluster>/<kind>`` (``user``, ``database``, ``connectionPool``), or ``<cluster>/<kind>/<oid>``."""
@@ -167,3 +160,7 @@ class OvhDatabaseChildModule(OvhModule):
         """The plan that deletes ``current``, a ``kind`` object, once the service is READY (see plan_delete)."""
         return self.plan_delete(current, summary, self.child_path(kind, current["id"]), fetch, model, what,
                                 prepare=self.wait_cluster_ready)
+
+
+def _still_provisioning(exc):
+    return isinstance(exc, OvhApiError) and exc.http_status == 403 and "does not exist" in (exc.message or "")

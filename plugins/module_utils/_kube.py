@@ -21,9 +21,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-import time
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_CLUSTER
 
@@ -99,22 +98,11 @@ class KubeModule(OvhModule):
             self.fail("Kubernetes cluster %r not found in project %s." % (ref, self.params["service_name"]))
         return cluster
 
-    def cluster_fetcher(self, cluster_id, after_create=False):
-        """A fetch function for the waiter; right after a create a 404 is retried for a while."""
+    def cluster_fetcher(self, cluster_id):
+        """A fetch function for the waiter (None on a 404; right after a create, wait with
+        ``appear_within=NOT_FOUND_AFTER_CREATE``)."""
         path = self.cluster_path(cluster_id)
-        if not after_create:
-            return lambda: self.client.get_or_none(path)
-        started = time.monotonic()
-
-        def fetch():
-            remaining = NOT_FOUND_AFTER_CREATE - (time.monotonic() - started)
-            try:
-                return self.client.get(path, retry_not_found=max(0.0, remaining))
-            except OvhApiError as exc:
-                if exc.is_not_found:
-                    return None
-                raise
-        return fetch
+        return lambda: self.client.get_or_none(path)
 
     def cluster_stable(self, cluster):
         """Wait until no operation runs on the cluster (before a sub-resource write)."""
@@ -140,21 +128,27 @@ class KubeModule(OvhModule):
         """POST an action (update, reset, restart) on a cluster.
 
         The client never resends a POST after a 5xx or a timeout. Here the
-        cluster is read again: if it left READY, the action was applied;
-        if it is still READY after one poll interval, it was not, and the
-        POST is sent again (at most ``attempts`` times).
+        cluster is watched for one poll interval: if it leaves READY, the
+        action was applied; if it is still READY, it was not, and the POST is
+        sent again (at most ``attempts`` times).
         """
         fetch = self.cluster_fetcher(cluster_id)
+        window = min(10.0, self.params.get("wait_sleep") or 1.0)
         for attempt in range(1, attempts + 1):
             try:
                 return self.client.post(path, body)
             except OvhAmbiguousWrite as exc:
                 if attempt == attempts:
                     raise
-                time.sleep(min(10.0, self.params.get("wait_sleep") or 1.0))
-                cluster = fetch()
-                if cluster is not None and cluster.get("status") != "READY":
+                cluster = self.waiter.until(fetch, _left_ready, "cluster %s" % cluster_id,
+                                            describe=KUBE_CLUSTER.status_of, timeout=window, interval=window,
+                                            give_up=True)
+                if _left_ready(cluster):
                     self.module.warn("POST %s answered %s %s but was applied." % (
                         path.rsplit("/", 1)[-1], exc.http_status or "", exc.message))
                     return None
         return None  # pragma: no cover - the loop returns or raises
+
+
+def _left_ready(cluster):
+    return cluster is not None and cluster.get("status") != "READY"

@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -34,7 +33,7 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._client import (
     OvhClient,
     OvhConfigError,
 )
-from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import Waiter, WaitError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import READY, SYSTEM_CLOCK, Waiter, WaitError
 
 REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
@@ -171,6 +170,8 @@ class OvhModule(object):
     waits = True
     #: keys (at any depth) whose values never appear in a diff or result
     secret_fields = ("password", "secret", "token", "privateKey", "client-key-data")
+    #: the one clock of the waiter, the client and the rate limit (tests replace it)
+    clock = SYSTEM_CLOCK
 
     def __init__(self, argv_module=None):
         spec = {}
@@ -190,6 +191,7 @@ class OvhModule(object):
         self.waiter = Waiter(
             timeout=params.get("wait_timeout") or 1800,
             interval=params.get("wait_sleep") or 10.0,
+            clock=self.clock,
             log=self.module.debug,
         )
         self.validate()
@@ -214,7 +216,8 @@ class OvhModule(object):
     def client(self):
         if self._client is None:
             try:
-                self._client = OvhClient.from_params(self.params, log=self.module.debug)
+                self._client = OvhClient.from_params(self.params, clock=self.clock, log=self.module.debug,
+                                                     warn=self.module.warn)
             except OvhConfigError as exc:
                 self.fail(str(exc))
         return self._client
@@ -330,7 +333,8 @@ class OvhModule(object):
                 is_conflict = conflict and exc.is_conflict
                 if not (isinstance(exc, OvhAmbiguousWrite) or is_conflict):
                     raise
-                found = self._poll(find, 0.0 if is_conflict else grace)
+                found = self.waiter.until_found(find, what, 0.0 if is_conflict else grace,
+                                                interval=min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
                 if found is not None:
                     if adopt is not None:
                         found = adopt(found, exc, earlier)
@@ -344,15 +348,6 @@ class OvhModule(object):
                 earlier = exc
                 self.module.debug("The create of %s answered %s and the %s was not found after %ss: sending it "
                                   "again." % (what, exc.http_status, what, grace))
-
-    def _poll(self, find, seconds):
-        """``find()`` until it finds something or ``seconds`` have passed (at least once)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            found = find()
-            if found is not None or time.monotonic() >= deadline:
-                return found
-            time.sleep(min(2.0, max(0.2, self.params.get("wait_sleep") or 2.0)))
 
     def plan_delete(self, current, summary, path, fetch=None, model=None, what=None, **kwargs):
         """The plan that deletes ``current``: one step, :meth:`delete_step` (same arguments)."""
@@ -393,11 +388,18 @@ class OvhModule(object):
 
     # -- waits -------------------------------------------------------------
 
-    def wait_for(self, how, fetch, model, what):
+    def wait_for(self, how, fetch, model, what, **kwargs):
         """Run one waiter call (``until_ready``...) and record it in ``waited``."""
-        obj = getattr(self.waiter, how)(fetch, model, what)
+        obj = getattr(self.waiter, how)(fetch, model, what, **kwargs)
         self._record_wait()
         return obj
+
+    def wait_unchanged(self, current, fetch, model, what):
+        """With O(wait) and outside check mode, an object that needs no change but is not ready (an operation
+        of an earlier task still runs on it, or it is in an error status) is waited for as a changed one is."""
+        if current is None or not self.params.get("wait") or self.module.check_mode or model.phase(current) == READY:
+            return current
+        return self.wait_for("until_ready", fetch, model, what)
 
     def _record_wait(self):
         last = self.waiter.last or {}

@@ -696,7 +696,10 @@ class OvhDatabase(OvhModule):
                      lambda: self.apply_advanced_configuration(current, adv_before, adv_change),
                      patch=dict(advanced_configuration=adv_change))
         if not self.execute(plan):
-            self.result["database"] = self.redact(plan.after["database"])
+            svc = plan.after["database"]
+            if not plan.changed:
+                svc = self.wait_unchanged(current, self.fetcher(current["id"]), DATABASE, name)
+            self.result["database"] = self.redact(svc)
             if adv_before is not None:
                 self.result["advanced_configuration"] = plan.after["advanced_configuration"]
             return

@@ -320,12 +320,13 @@ import re
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import (
+    NOT_FOUND_AFTER_CREATE,
     KubeModule,
     is_minor_version,
     minor_of,
 )
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none, merge
-from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_CLUSTER, WaitError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import ERROR, KUBE_CLUSTER, WaitError
 
 _DURATION_RE = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 _DURATION_OPTS = ("min_sync_period", "sync_period", "tcp_fin_timeout", "tcp_timeout", "udp_timeout")
@@ -514,8 +515,8 @@ class OvhKubeCluster(KubeModule):
                                        "cluster %r" % body["name"])
         self._id = created["id"]
         if self.params["wait"]:
-            self.wait_for("until_ready", self.cluster_fetcher(self._id, after_create=True), KUBE_CLUSTER,
-                          repr(body["name"]))
+            self.wait_for("until_ready", self.cluster_fetcher(self._id), KUBE_CLUSTER, repr(body["name"]),
+                          appear_within=NOT_FOUND_AFTER_CREATE)
 
     # -- update ----------------------------------------------------------------
 
@@ -648,7 +649,7 @@ class OvhKubeCluster(KubeModule):
 
         def reached(obj):
             status = KUBE_CLUSTER.status_of(obj)
-            if obj is not None and KUBE_CLUSTER.classify(status) == "failed":
+            if obj is not None and KUBE_CLUSTER.classify(status) == ERROR:
                 raise WaitError("Kubernetes cluster %r is in error status %s during the update to %d.%d" % (
                     self.params["name"], status, target[0], target[1]), last_status=status, obj=obj)
             return status == "READY" and (minor_of(obj.get("version")) or (0, 0)) >= target
@@ -679,14 +680,19 @@ class OvhKubeCluster(KubeModule):
         plan = self.plan_create() if current is None else self.plan_update(current)
         applied = self.execute(plan)
         if not applied:
-            if plan.after is not None:
-                self.result["cluster"] = self.redact(plan.after)
+            after = plan.after
+            if not plan.changed:
+                after = self.wait_unchanged(current, self.cluster_fetcher(current["id"]), KUBE_CLUSTER,
+                                            repr(self.params["name"]))
+            if after is not None:
+                self.result["cluster"] = self.redact(after)
             return
         cid = self._id or current["id"]
         if self.params["wait"] and current is not None:
             cluster = self.cluster_ready(cid, self.params["name"])
         else:
-            cluster = self.cluster_fetcher(cid, after_create=current is None)()
+            cluster = self.waiter.until_found(self.cluster_fetcher(cid), repr(self.params["name"]),
+                                              NOT_FOUND_AFTER_CREATE if current is None else 0.0)
         self.result["cluster"] = self.redact(cluster or plan.after)
 
 

@@ -284,7 +284,6 @@ import copy
 import json
 import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import NOT_FOUND_AFTER_CREATE, KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_NODEPOOL
@@ -415,17 +414,11 @@ class OvhKubeNodepool(KubeModule):
                 return pool
         return None
 
-    def fetcher(self, pool_id, after_create=False):
+    def fetcher(self, pool_id):
+        """A fetch function for the waiter (None on a 404; right after a create, wait with
+        ``appear_within=NOT_FOUND_AFTER_CREATE``)."""
         path = self.pool_path(pool_id)
-
-        def fetch():
-            try:
-                return self.client.get(path, retry_not_found=NOT_FOUND_AFTER_CREATE if after_create else 0.0)
-            except OvhApiError as exc:
-                if exc.is_not_found:
-                    return None
-                raise
-        return fetch
+        return lambda: self.client.get_or_none(path)
 
     def check_flavor(self, flavor):
         flavors = self.client.get(self.cluster_path(self._cluster["id"]) + "/flavors") or []
@@ -608,8 +601,8 @@ class OvhKubeNodepool(KubeModule):
                                        "node pool %r" % body["name"])
         self._pool_id = created["id"]
         if wait:
-            self.wait_for("until_ready", self.fetcher(self._pool_id, after_create=True), KUBE_NODEPOOL,
-                          repr(body["name"]))
+            self.wait_for("until_ready", self.fetcher(self._pool_id), KUBE_NODEPOOL, repr(body["name"]),
+                          appear_within=NOT_FOUND_AFTER_CREATE)
 
     def _update(self, pool, body):
         self.wait_for("until_stable", self.fetcher(pool["id"]), KUBE_NODEPOOL, repr(pool.get("name")))
@@ -665,10 +658,14 @@ class OvhKubeNodepool(KubeModule):
                 plan = self.plan_update(keep, plan)
         applied = self.execute(plan)
         if not applied:
-            if plan.after is not None:
-                self.result["nodepool"] = plan.after
+            after = plan.after
+            if not plan.changed:
+                after = self.wait_unchanged(plan.before, self.fetcher(plan.before["id"]), KUBE_NODEPOOL,
+                                            repr(plan.before.get("name")))
+            if after is not None:
+                self.result["nodepool"] = after
             return
-        pool = self.fetcher(self._pool_id, after_create=True)()
+        pool = self.waiter.until_found(self.fetcher(self._pool_id), repr(p["name"]), NOT_FOUND_AFTER_CREATE)
         self.result["nodepool"] = pool or plan.after
 
     def choose(self, pools):

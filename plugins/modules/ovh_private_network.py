@@ -139,12 +139,16 @@ failure:
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import CREATE_RESEND, OvhModule, Plan
-from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import PRIVATE_NETWORK
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import (
+    PRIVATE_NETWORK,
+    PRIVATE_NETWORK_REGION,
+    READY,
+)
 
 
 def all_active(net):
-    return net is not None and net.get("status") == "ACTIVE" and all(
-        r.get("status") == "ACTIVE" for r in net.get("regions") or [])
+    return PRIVATE_NETWORK.phase(net) == READY and all(
+        PRIVATE_NETWORK_REGION.classify(r.get("status")) == READY for r in net.get("regions") or [])
 
 
 def describe(net):

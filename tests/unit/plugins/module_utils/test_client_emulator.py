@@ -5,6 +5,7 @@ import pytest
 from ovh_emulator.testing import EmulatorProcess
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError, OvhClient
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import Clock
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def emu(tmp_path_factory):
 def signed(emu, **over):
     kw = dict(endpoint=emu.endpoint, application_key=emu.info["application_key"],
               application_secret=emu.info["application_secret"], consumer_key=emu.info["consumer_key"],
-              sleep=lambda s: None)
+              clock=Clock(sleep=lambda s: None))
     kw.update(over)
     return OvhClient(**kw)
 
@@ -30,13 +31,13 @@ def test_signed_requests_are_accepted(emu):
 def test_oauth2_client_credentials_on_a_url_endpoint(emu):
     client = OvhClient.from_params({"endpoint": emu.endpoint, "client_id": emu.info["client_id"],
                                     "client_secret": emu.info["client_secret"],
-                                    "oauth2_token_url": emu.token_url}, sleep=lambda s: None)
+                                    "oauth2_token_url": emu.token_url}, clock=Clock(sleep=lambda s: None))
     assert client.get("/cloud/project/%s/kube" % emu.service_name) == []
 
 
 def test_bad_oauth2_secret_fails_without_leaking_it(emu):
     client = OvhClient(endpoint=emu.endpoint, client_id=emu.info["client_id"], client_secret="wrong-secret-value",
-                       oauth2_token_url=emu.token_url, sleep=lambda s: None)
+                       oauth2_token_url=emu.token_url, clock=Clock(sleep=lambda s: None))
     with pytest.raises(OvhApiError) as err:
         client.get("/cloud/project/%s/kube" % emu.service_name)
     assert "wrong-secret-value" not in str(err.value)

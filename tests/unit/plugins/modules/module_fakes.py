@@ -1,6 +1,26 @@
 """Stand-ins for AnsibleModule and the OVH client, for unit tests of a module's own rules (no HTTP)."""
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import Clock, Waiter
+
+
+class FakeClock(Clock):
+    """A clock that never sleeps: ``sleep(s)`` moves ``monotonic()`` and ``time()`` on by ``s`` (``sleeps`` keeps
+    them); ``advance(s)`` is time that passes by itself (another process's turn)."""
+
+    def __init__(self, start=1000.0, wall=1.7e9):
+        super(FakeClock, self).__init__(monotonic=lambda: self.now, sleep=self._sleep, wall=lambda: self.wall)
+        self.now = start
+        self.wall = wall
+        self.sleeps = []
+
+    def _sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+
+    def advance(self, seconds):
+        self.now += seconds
+        self.wall += seconds
 
 
 class Failed(Exception):
@@ -45,12 +65,16 @@ class FakeClient(object):
 
 
 def make_module(cls, client=None, **params):
-    """An instance of the module class ``cls`` with ``params``, without AnsibleModule or a connection."""
+    """An instance of the module class ``cls`` with ``params``, without AnsibleModule or a connection; its waiter
+    runs on a :class:`FakeClock` (``mod.clock``)."""
     mod = cls.__new__(cls)
     mod.params = params
     mod.module = FakeAnsible(params)
     mod.result = {"changed": False}
     mod._client = client
+    mod.clock = FakeClock()
+    mod.waiter = Waiter(timeout=params.get("wait_timeout") or 1800, interval=params.get("wait_sleep") or 10.0,
+                        clock=mod.clock)
     return mod
 
 
