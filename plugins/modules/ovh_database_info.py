@@ -74,6 +74,15 @@ services:
       description: The service, as the API returns it (C(cloud.project.database.Service)), with C(endpoints).
       type: dict
       returned: always
+    phase:
+      description:
+        - What the status means, as the modules' waits read it (for example to show progress or to fail early).
+        - V(ready) (C(READY)), V(error) (an error status such as C(ERROR) or C(LOCKED), which fails a wait at once), or
+          V(pending) (every other status, among them the transitional ones and values newer than the schema).
+      type: str
+      returned: always
+      choices: [ready, pending, error]
+      sample: pending
     certificates:
       description: The service's certificates (C(ca), the CA certificate clients verify the server with).
       type: dict
@@ -110,6 +119,7 @@ failure:
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._database import find_services, get_service, is_uuid
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
 
 class OvhDatabaseInfo(OvhModule):
@@ -146,7 +156,7 @@ class OvhDatabaseInfo(OvhModule):
         out = []
         for svc in sorted(self.services(), key=lambda s: (s.get("description") or "", s.get("id"))):
             base = "%s/database/%s/%s" % (self.project_path, svc["engine"], svc["id"])
-            entry = dict(service=svc)
+            entry = dict(service=svc, phase=DATABASE.phase(svc))
             if "certificates" in include:
                 entry["certificates"] = self.client.get("%s/certificates" % base)
             if "users" in include:

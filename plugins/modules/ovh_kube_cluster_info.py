@@ -46,15 +46,25 @@ EXAMPLES = r"""
 
 - name: Fail early when the cluster is not ready
   ansible.builtin.assert:
-    that: staging.clusters | length == 1 and staging.clusters[0].status == 'READY'
+    that: staging.clusters | length == 1 and staging.clusters[0].phase == 'ready'
 """
 
 RETURN = r"""
 clusters:
-  description: The clusters, as the API returns them (camelCase keys), sorted by name.
+  description: The clusters, as the API returns them (camelCase keys), sorted by name, each with C(phase).
   returned: always
   type: list
   elements: dict
+  contains:
+    phase:
+      description:
+        - What the status means, as the modules' waits read it (for example to show progress or to fail early).
+        - V(ready) (C(READY)), V(error) (an error status, which fails a wait at once), V(gone) (C(DELETED)), or
+          V(pending) (every other status, among them the transitional ones and values newer than the schema).
+      type: str
+      returned: always
+      choices: [ready, pending, error, gone]
+      sample: ready
   sample:
     - id: 5b3f4c9e-7a2c-4a26-8a1f-3b8b2a1c0d11
       name: keiko-staging
@@ -65,6 +75,7 @@ clusters:
       kubeProxyMode: iptables
       url: xxxxxx.c1.gra11.k8s.ovh.net
       nextUpgradeVersions: ["1.30"]
+      phase: ready
 retries:
   description: How many API requests were retried (429, 5xx).
   returned: always
@@ -76,6 +87,7 @@ failure:
 """
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_CLUSTER
 
 
 class OvhKubeClusterInfo(KubeModule):
@@ -84,7 +96,8 @@ class OvhKubeClusterInfo(KubeModule):
 
     def run(self):
         ref = self.params["name"]
-        clusters = [c for c in self.list_clusters() if ref is None or ref in (c.get("name"), c.get("id"))]
+        clusters = [dict(c, phase=KUBE_CLUSTER.phase(c)) for c in self.list_clusters()
+                    if ref is None or ref in (c.get("name"), c.get("id"))]
         self.result["clusters"] = sorted(clusters, key=lambda c: (c.get("name") or "", c.get("id") or ""))
 
 

@@ -55,18 +55,29 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: >-
       pools.nodepools | selectattr('name', 'match', '^apps(-r[0-9]+)?$') | map(attribute='nodes') | flatten
-      | rejectattr('status', 'eq', 'READY') | list | length == 0
+      | rejectattr('phase', 'eq', 'ready') | list | length == 0
 """
 
 RETURN = r"""
 nodepools:
-  description: The node pools, as the API returns them (camelCase keys), sorted by name, each with C(nodes).
+  description: The node pools, as the API returns them (camelCase keys), sorted by name, each with C(phase)
+    and C(nodes).
   returned: always
   type: list
   elements: dict
   contains:
+    phase:
+      description:
+        - What the status means, as the modules' waits read it (for example to show progress or to fail early).
+        - V(ready) (C(READY)), V(error) (an error status, which fails a wait at once), V(gone) (C(DELETED)), or
+          V(pending) (every other status, among them the transitional ones and values newer than the schema).
+      type: str
+      returned: always
+      choices: [ready, pending, error, gone]
+      sample: pending
     nodes:
-      description: The nodes of the pool, as the API returns them. Only with O(nodes=true).
+      description: The nodes of the pool, as the API returns them, each with its C(phase) (as the pool's). Only
+        with O(nodes=true).
       type: list
       elements: dict
       returned: when O(nodes=true)
@@ -79,6 +90,7 @@ nodepools:
           isUpToDate: true
           nodePoolId: 0f6e3a5e-2d7b-4c55-9a59-0e3c6b3f2a10
           instanceId: 8c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f
+          phase: ready
   sample:
     - id: 0f6e3a5e-2d7b-4c55-9a59-0e3c6b3f2a10
       name: apps
@@ -89,6 +101,7 @@ nodepools:
       minNodes: 3
       maxNodes: 8
       autoscale: true
+      phase: ready
       nodes: []
 cluster_id:
   description: The ID of the cluster.
@@ -107,6 +120,7 @@ failure:
 import re
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_NODE, KUBE_NODEPOOL
 
 
 class OvhKubeNodepoolInfo(KubeModule):
@@ -123,9 +137,11 @@ class OvhKubeNodepoolInfo(KubeModule):
         name = self.params["name"]
         pattern = re.compile(r"^%s(-r\d+)?$" % re.escape(name)) if name else None
         pools = [p for p in self.client.get(base) or [] if pattern is None or pattern.match(p.get("name") or "")]
-        if self.params["nodes"]:
-            for pool in pools:
-                pool["nodes"] = self.client.get("%s/%s/nodes" % (base, pool["id"])) or []
+        for pool in pools:
+            pool["phase"] = KUBE_NODEPOOL.phase(pool)
+            if self.params["nodes"]:
+                pool["nodes"] = [dict(n, phase=KUBE_NODE.phase(n))
+                                 for n in self.client.get("%s/%s/nodes" % (base, pool["id"])) or []]
         self.result["cluster_id"] = cluster["id"]
         self.result["nodepools"] = sorted(pools, key=lambda p: (p.get("name") or "", p.get("id") or ""))
 
