@@ -23,6 +23,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
+import re
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -40,6 +42,26 @@ REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 # A create that answered 5xx (or timed out) and whose object is still not found after the grace period was not
 # applied: it is sent again, at most this many more times.
 CREATE_RESEND = 2
+# Statuses of an object that is going away: it is no longer "the object with this name".
+GOING_AWAY = ("DELETING", "DELETED", "deleting", "deleted")
+# The API can answer 404 for a while right after the POST that created an object (FACTS.md; the Terraform provider
+# retries a GET on 404 for up to 2 minutes after a create).
+NOT_FOUND_AFTER_CREATE = 120.0
+
+# What a refusal of the authentication layer says about the credentials (FACTS.md: the application key is checked
+# first, then the consumer key, then the signature, which only the application secret can get wrong).
+AUTH_HINTS = {
+    "INVALID_KEY": "The endpoint does not know the application key: check application_key (and endpoint: an "
+                   "application key belongs to one endpoint).",
+    "INVALID_CREDENTIAL": "The consumer key is not valid (unknown, expired, revoked, or never validated): check "
+                          "consumer_key; the application key was accepted.",
+    "NOT_CREDENTIAL": "The consumer key is not valid (unknown, expired, revoked, or never validated): check "
+                      "consumer_key; the application key was accepted.",
+    "INVALID_SIGNATURE": "The application key and the consumer key were accepted but the signature was not: the "
+                         "application secret is probably wrong (or belongs to another application key).",
+    "QUERY_TIME_OUT": "The request's timestamp is too far from the API's clock: check the clock of this machine.",
+    "NOT_GRANTED_CALL": "The consumer key is not allowed to call this route.",
+}
 
 # Options every OVH module has (doc fragment keikolatam.gitops.ovh).
 OVH_AUTH_ARGS = dict(
@@ -107,6 +129,68 @@ def merge(base, patch):
     return out
 
 
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def is_uuid(value):
+    return bool(value) and _UUID_RE.match(str(value)) is not None
+
+
+def plural(word):
+    """``registry`` -> ``registries``, ``node pool`` -> ``node pools`` (for messages)."""
+    return word[:-1] + "ies" if word.endswith("y") else word + "s"
+
+
+def show(value):
+    """A value in a message: strings as they are, None as ``unset``, the rest as JSON."""
+    if value is None:
+        return "unset"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+class Immutable(object):
+    """A field that only a create sets, declared once in the module's ``immutable``; the base checks it before
+    anything is planned (:meth:`OvhModule.check_immutable`), in check mode as in a real run.
+
+    ``option`` is the module option and ``field`` the API field (or a callable reading the value from the
+    object); ``hint`` says what to do instead (it ends the message). ``value(module)`` gives the wanted value
+    when it is not the option's own, ``same(have, want)`` compares (default: equal, lists as sets), and
+    ``applies(module)`` is False when the task changes the field another way (a reset, a replacement). A field
+    the API does not return is not compared (an older API)."""
+
+    def __init__(self, option, field, hint, value=None, same=None, applies=None):
+        self.option = option
+        self.field = field
+        self.hint = hint
+        self.value = value
+        self.same = same
+        self.applies = applies
+
+    def change(self, module, obj, always=False):
+        """``(have, want)`` when the task asks for another value than the object's, else None (``always``:
+        whatever ``applies`` says)."""
+        if not always and self.applies is not None and not self.applies(module):
+            return None
+        want = self.value(module) if self.value is not None else module.params.get(self.option)
+        if want is None:
+            return None
+        if callable(self.field):
+            have = self.field(obj)
+        elif self.field in obj:
+            have = obj[self.field]
+        else:
+            return None
+        if self.same is not None:
+            same = self.same(have, want)
+        elif isinstance(want, list):
+            same = sorted(have or []) == sorted(want)
+        else:
+            same = _same(have, want)
+        return None if same else (have, want)
+
+
 def drop_none(value):
     """Recursively drop keys whose value is None (request bodies)."""
     if isinstance(value, dict):
@@ -117,11 +201,13 @@ def drop_none(value):
 
 
 class Step(object):
-    """One write of a plan: what it does, in words, and the callable that does it."""
+    """One write of a plan: what it does, in words, and the callable that does it. The step that ``creates``
+    the object returns it (the plan keeps it in ``created``: the read-back after the plan starts from it)."""
 
-    def __init__(self, summary, run):
+    def __init__(self, summary, run, creates=False):
         self.summary = summary
         self.run = run
+        self.creates = creates
 
 
 class Plan(object):
@@ -131,14 +217,16 @@ class Plan(object):
         self.before = copy.deepcopy(before)
         self.after = copy.deepcopy(before)
         self.steps = []
+        self.created = None
 
     @property
     def changed(self):
         return bool(self.steps)
 
-    def add(self, summary, run, patch=None, after=None):
-        """Add a step. ``patch`` (merged) or ``after`` (replaces) predicts its effect."""
-        self.steps.append(Step(summary, run))
+    def add(self, summary, run, patch=None, after=None, creates=False):
+        """Add a step. ``patch`` (merged) or ``after`` (replaces) predicts its effect; ``creates``: the step
+        returns the object it created."""
+        self.steps.append(Step(summary, run, creates))
         if after is not None:
             self.after = copy.deepcopy(after)
         elif patch:
@@ -153,6 +241,23 @@ class Plan(object):
     @property
     def summaries(self):
         return [s.summary for s in self.steps]
+
+
+def _objects(listing):
+    return listing() if callable(listing) else listing
+
+
+def _memo(listing):
+    """``listing`` (a callable) called once at most."""
+    if not callable(listing):
+        return listing
+    cache = []
+
+    def get():
+        if not cache:
+            cache.append(listing() or [])
+        return cache[0]
+    return get
 
 
 class OvhModule(object):
@@ -170,6 +275,29 @@ class OvhModule(object):
     waits = True
     #: keys (at any depth) whose values never appear in a diff or result
     secret_fields = ("password", "secret", "token", "privateKey", "client-key-data")
+    #: what the module manages, in words, for messages ("Kubernetes cluster", "database service")
+    what = "object"
+    #: the option and the API field that name the object (messages, and the look-up by name)
+    name_option = "name"
+    name_field = "name"
+    #: the status model of the object (waits before a write, the read-back with O(wait)); None: no status
+    model = None
+    #: the fields that only a create sets (:class:`Immutable`), checked before anything is planned
+    immutable = ()
+    #: whether the plan's before/after are dicts of result keys (the object under ``resource_key``, and others such
+    #: as ``advanced_configuration``) instead of the object itself
+    composite = False
+    #: with O(state=absent), return the object as it was before its deletion
+    return_deleted = True
+    #: the field that holds the object's ID (its routes take it)
+    id_field = "id"
+    #: former names of ``resource_key`` that the result still carries (the same value)
+    resource_aliases = ()
+    #: options that, when set, must not be empty or blank (an empty name creates an object the next run does
+    #: not find)
+    not_empty = ()
+    #: options that, when set, must be UUIDs: option -> what it is the ID of (for the message)
+    uuid_options = {}
     #: the one clock of the waiter, the client and the rate limit (tests replace it)
     clock = SYSTEM_CLOCK
 
@@ -194,21 +322,133 @@ class OvhModule(object):
             clock=self.clock,
             log=self.module.debug,
         )
+        self.check_options()
         self.validate()
+
+    def check_options(self):
+        """The rules every module declares (:attr:`not_empty`, :attr:`uuid_options`), before :meth:`validate`."""
+        p = self.params
+        for opt in self.not_empty:
+            if p.get(opt) is not None and not str(p[opt]).strip():
+                self.fail("%s must not be empty." % opt)
+        for opt, what in sorted(self.uuid_options.items()):
+            if p.get(opt) is not None and not is_uuid(p[opt]):
+                self.fail("%s must be a UUID (%s), not %r." % (opt, what, p[opt]))
 
     # -- hooks for subclasses --------------------------------------------
 
     def validate(self):
-        """Check the options before anything is sent; call :meth:`fail` on bad input."""
+        """Check the options before anything is sent (their shape, lengths, bounds, options that need another
+        option); call :meth:`fail` on bad input."""
+
+    def prepare(self):
+        """Find what the object belongs to (a cluster, a service, a network...); fails when it is not there."""
+
+    def find(self):
+        """The object as it is, or None."""
+        raise NotImplementedError
+
+    def preflight(self, current):
+        """The API's rules that need a request (its capabilities: flavors, versions, regions; the limits it
+        enforces; names already used), checked before anything is planned. ``current``: the object or None."""
+
+    def plan_present(self, current):
+        return self.plan_create() if current is None else self.plan_update(current)
+
+    def plan_create(self):
+        raise NotImplementedError
+
+    def plan_update(self, current):
+        """By default nothing changes in place (the API has no route for it; :attr:`immutable` says so)."""
+        return Plan(current)
+
+    def plan_absent(self, current):
+        """By default: wait until nothing runs on the object, DELETE it, and (with O(wait)) until it is gone."""
+        if current is None:
+            return Plan(None)
+        path = self.item_path(current[self.id_field])
+        fetch = self.fetcher(path) if self.model is not None else None
+        return self.plan_delete(current, "delete %s %s" % (self.what, self.label(current)), path, fetch,
+                                self.model, self.label(current))
 
     def run(self):
-        """By default: ``find()`` the object (None when there is none), then ``absent(current)`` or
-        ``present(current)`` according to O(state). A module that works otherwise overrides this."""
+        """Every resource module: :meth:`prepare` (what the object belongs to), :meth:`find` the object, check
+        the fields that cannot change (:attr:`immutable`) and the API's rules (:meth:`preflight`), and only then
+        plan, so that check mode and a real run refuse the same input with the same message, before any write;
+        then :meth:`apply` the plan (the read-back is there)."""
+        if hasattr(self, "present"):  # LEGACY: a module not on the phases yet (goes with the last one ported)
+            current = self.find()
+            return self.absent(current) if self.params["state"] == "absent" else self.present(current)
+        self.prepare()
         current = self.find()
-        if self.params["state"] == "absent":
-            self.absent(current)
+        present = self.params.get("state", "present") != "absent"
+        if present and current is not None:
+            self.check_immutable(current)
+        self.preflight(current)
+        self.apply(self.plan_present(current) if present else self.plan_absent(current), current)
+
+    def apply(self, plan, current):
+        """Execute ``plan`` and set the result: the predicted object in check mode (and when nothing changes),
+        else the object read back (:meth:`read_back`); after a delete, the object as it was."""
+        key = self.resource_key
+        applied = self.execute(plan)
+        if plan.changed and plan.after is None:
+            if self.return_deleted and current is not None:
+                self.result[key] = current
+            return
+        if not applied:
+            after = self.redact(plan.after)
+            if not plan.changed and current is not None and self.model is not None:
+                fetch = self.fetcher(self.item_path(current[self.id_field]))
+                fresh = self.redact(self.wait_unchanged(current, fetch, self.model, self.label(current)))
+                if self.composite:
+                    after[key] = fresh
+                else:
+                    after = fresh
+            for name, value in ((after or {}).items() if self.composite else [(key, after)]):
+                if value is not None:
+                    self.result[name] = value
         else:
-            self.present(current)
+            self.result[key] = self.read_back(plan.created or current, created=plan.created is not None)
+            self.result.update(self.read_parts(self.result[key]))
+        if self.params.get("state", "present") != "absent" and self.result.get(key) is not None:
+            self.result.update(self.decorate(self.result[key]))
+
+    def item_path(self, oid):
+        """The path of one object (its GET, PUT and DELETE); None when it has no route of its own."""
+        return None
+
+    def read_back(self, obj, created=False):
+        """The object after the plan ran, read again (with O(wait) and a :attr:`model`, once it is ready)."""
+        oid = (obj or {}).get(self.id_field)
+        path = self.item_path(oid) if oid is not None else None
+        if path is None:
+            return obj
+        fetch = self.fetcher(path)
+        grace = NOT_FOUND_AFTER_CREATE if created else 0.0  # the API may answer 404 for a while after a create
+        if self.model is not None and self.params.get("wait"):
+            fresh = self.wait_for("until_ready", fetch, self.model, self.label(obj), appear_within=grace)
+        else:
+            fresh = self.waiter.until_found(fetch, self.label(obj), grace) or obj
+        if isinstance(obj.get("password"), str) and not fresh.get("password"):
+            fresh = dict(fresh, password=obj["password"])  # shown once, by the create or the reset
+        return fresh
+
+    def read_parts(self, obj):
+        """The other keys of a :attr:`composite` result after the plan ran (read again)."""
+        return {}
+
+    def decorate(self, obj):
+        """Result keys derived from the final object (predicted or read back), with O(state=present)."""
+        return {}
+
+    def label(self, obj=None):
+        """How messages name the object: its :attr:`name_field`, else the option that names it, else its ID."""
+        p = self.params
+        for value in ((obj or {}).get(self.name_field), p.get(self.name_option), p.get("id"), (obj or {}).get("id")):
+            if value not in (None, ""):
+                return str(value)
+        return "?"
 
     # -- client ------------------------------------------------------------
 
@@ -242,7 +482,9 @@ class OvhModule(object):
         if not plan.changed or self.module.check_mode:
             return False
         for step in plan.steps:
-            step.run()
+            answer = step.run()
+            if step.creates:
+                plan.created = answer
         return True
 
     def redact(self, value):
@@ -266,9 +508,62 @@ class OvhModule(object):
 
     # -- finding -------------------------------------------------------------
 
-    def find_by_id_or_name(self, path, plural, gone=("DELETING",)):
-        """``path/<O(id)>`` when O(id) is set (None on 404), else the one object of the list at ``path`` named
-        O(name) whose status is not in ``gone`` (None when there is none); fails when several have that name."""
+    def fetcher(self, path):
+        """A fetch function for the waiter and the read-back: GET ``path``, None on a 404."""
+        return lambda: self.client.get_or_none(path)
+
+    def wait_created(self, oid, what=None):
+        """Wait until the object ``oid``, just created, is ready: the API may answer 404 for a while after the
+        POST (NOT_FOUND_AFTER_CREATE)."""
+        return self.wait_for("until_ready", self.fetcher(self.item_path(oid)), self.model, what or self.label(),
+                             appear_within=NOT_FOUND_AFTER_CREATE)
+
+    def find_by_id_or_name(self, listing, oid=None, name=None, get=None, what=None, option="id", key=None,
+                           gone=GOING_AWAY):
+        """The object whose ID is ``oid`` (``get(oid)``; without ``get``, the one of ``listing`` with that ID),
+        else the one of ``listing`` whose ``key`` (default :attr:`name_field`) is ``name``. Objects whose status
+        is in ``gone`` do not count. None when there is none; when several have the name, fails with the one
+        message of every module (set ``option`` to the ID of one). ``listing``: the objects, or a callable."""
+        if isinstance(listing, str):  # LEGACY: (path, plural, gone) of the modules not ported yet
+            return self._legacy_find(listing, oid, ("DELETING",) if gone is GOING_AWAY else gone)
+        what = what or self.what
+        key = key or self.name_field
+        if oid is not None:
+            obj = get(oid) if get is not None else next(
+                (o for o in _objects(listing) if str(o.get("id")) == str(oid)), None)
+            return None if obj is None or obj.get("status") in gone else obj
+        found = [o for o in _objects(listing) if o.get(key) == name and o.get("status") not in gone]
+        if len(found) > 1:
+            self.fail("%d %s have the %s %s (%s); set %s to the ID of the one to use."
+                      % (len(found), plural(what), key, name, ", ".join(sorted(str(o.get("id")) for o in found)),
+                         option))
+        return found[0] if found else None
+
+    def find_own(self, listing, get=None, gone=GOING_AWAY):
+        """:meth:`find` of a module whose object is named by O(id) or :attr:`name_option`: with O(state=present),
+        an O(id) that matches nothing fails (the API cannot create an object with a given ID)."""
+        p = self.params
+        obj = self.find_by_id_or_name(listing, oid=p.get("id"), name=p.get(self.name_option), get=get, gone=gone)
+        if obj is None and p.get("id") is not None and p.get("state", "present") != "absent":
+            self.fail("No %s with the ID %s in project %s; to create one, leave id unset and set %s."
+                      % (self.what, p["id"], p["service_name"], self.name_option))
+        return obj
+
+    def resolve(self, ref, what, option, listing, get=None, key="name", is_id=None, gone=GOING_AWAY):
+        """What the object belongs to (a cluster, a service, a network, a user...), by ID or by ``key``
+        (``is_id(ref)``: whether ``ref`` can be an ID at all). Fails when there is none, or several."""
+        listing = _memo(listing)
+        obj = None
+        if is_id is None or is_id(ref):
+            obj = self.find_by_id_or_name(listing, oid=ref, get=get, what=what, gone=())
+        if obj is None:
+            obj = self.find_by_id_or_name(listing, name=ref, what=what, option=option, key=key, gone=gone)
+        if obj is None:
+            self.fail("No %s with the ID or %s %s (not found in project %s)."
+                      % (what, key, ref, self.params["service_name"]))
+        return obj
+
+    def _legacy_find(self, path, plural, gone):
         p = self.params
         if p["id"]:
             return self.client.get_or_none("%s/%s" % (path, p["id"]))
@@ -279,9 +574,7 @@ class OvhModule(object):
         return found[0] if found else None
 
     def pick(self, objects, ref, what, several, key="name", gone=("DELETING",)):
-        """The one of ``objects`` whose ID is ``ref``, else the one whose ``key`` is ``ref`` (among those whose
-        status is not in ``gone``). Fails when there is none, or several (``several``: the message, formatted
-        with their number and ``ref``)."""
+        """LEGACY (the modules not ported yet): see :meth:`resolve`."""
         found = [o for o in objects if str(o.get("id")) == ref] or [
             o for o in objects if o.get(key) == ref and o.get("status") not in gone]
         if len(found) > 1:
@@ -290,13 +583,35 @@ class OvhModule(object):
             self.fail("No %s with the ID or %s %r in project %s." % (what, key, ref, self.params["service_name"]))
         return found[0]
 
-    def pick_cloud_user(self, ref, hint):
-        """The Public Cloud user (not being deleted) whose ID or description is ``ref``; ``hint`` tells what to
-        do when several have that description."""
-        users = [u for u in self.client.get("%s/user" % self.project_path) or []
-                 if u.get("status") not in ("deleted", "deleting")]
-        return self.pick(users, ref, "Public Cloud user", "%d users have the description %r; " + hint + ".",
-                         key="description")
+    def pick_cloud_user(self, ref, option):
+        """The Public Cloud user whose ID or description is ``ref`` (O(option))."""
+        return self.resolve(ref, "Public Cloud user", option, lambda: self.client.get("%s/user" % self.project_path)
+                            or [], key="description")
+
+    # -- fields that cannot change ----------------------------------------------
+
+    def immutable_changes(self, current, always=False):
+        """``(rule, have, want)`` for each :attr:`immutable` field that the task asks to change."""
+        changes = []
+        for rule in self.immutable:
+            change = rule.change(self, current, always)
+            if change is not None:
+                changes.append((rule,) + change)
+        return changes
+
+    def check_immutable(self, current, changes=None):
+        """Fail, before anything is planned, when the task asks to change a field that cannot change."""
+        changes = self.immutable_changes(current) if changes is None else changes
+        if not changes:
+            return
+        name = self.label(current)
+        clauses = ["The %s of %s %s cannot be updated (it is %s, the task asks for %s)"
+                   % (rule.option, self.what, name, show(have), show(want)) for rule, have, want in changes]
+        hints = []
+        for rule, _have, _want in changes:
+            if rule.hint not in hints:
+                hints.append(rule.hint)
+        self.fail("%s; %s. Nothing was changed." % ("; ".join(clauses), "; ".join(hints)))
 
     # -- writes that may have been applied --------------------------------
 
@@ -386,6 +701,16 @@ class OvhModule(object):
             if not exc.is_not_found:
                 raise
 
+    def when_stable(self, oid, call):
+        """``call()`` once nothing runs on the object ``oid`` (the API refuses a write meanwhile)."""
+        if self.model is not None:
+            self.wait_for("until_stable", self.fetcher(self.item_path(oid)), self.model, self.label())
+        return call()
+
+    def put(self, oid, body, suffix=""):
+        """PUT ``body`` to the object ``oid`` (or to its ``suffix`` route) once nothing runs on it."""
+        return self.when_stable(oid, lambda: self.client.put(self.item_path(oid) + suffix, body))
+
     # -- waits -------------------------------------------------------------
 
     def wait_for(self, how, fetch, model, what, **kwargs):
@@ -407,15 +732,21 @@ class OvhModule(object):
 
     # -- ending ------------------------------------------------------------
 
+    def _aliased(self, result):
+        for alias in self.resource_aliases:
+            if self.resource_key in result:
+                result[alias] = result[self.resource_key]
+        return result
+
     def finish(self):
         if self._client is not None:
             self.result["retries"] = self._client.stats["retries"]
         else:
             self.result["retries"] = 0
-        self.module.exit_json(**self.result)
+        self.module.exit_json(**self._aliased(self.result))
 
     def fail(self, msg, exc=None, **extra):
-        result = dict(self.result)
+        result = self._aliased(dict(self.result))
         result.update(extra)
         if self._client is not None:
             result["retries"] = self._client.stats["retries"]
@@ -441,9 +772,11 @@ class OvhModule(object):
 
     @staticmethod
     def describe_failure(exc):
+        """The message of an API failure, with which credential is probably wrong when the authentication layer
+        refused the request (it checks the application key, then the consumer key, then the signature)."""
         text = "OVH API error: %s" % exc
-        if exc.http_status == 403 and exc.error_code in ("INVALID_CREDENTIAL", "NOT_CREDENTIAL", "INVALID_KEY"):
-            text += " Check the application key, application secret and consumer key."
-        elif exc.http_status == 403 and exc.error_code == "NOT_GRANTED_CALL":
-            text += " The consumer key is not allowed to call this route."
-        return text
+        hint = AUTH_HINTS.get(exc.error_code)
+        if exc.error_class == "OAuth2FailureError" and exc.http_status in (400, 401, 403):
+            hint = ("The OAuth2 token endpoint refused the service account: client_id or client_secret is wrong "
+                    "(or the account was deleted).")
+        return "%s %s" % (text, hint) if hint else text
