@@ -57,7 +57,7 @@ class GitHandler(BaseHTTPRequestHandler):
     # -- auth ---------------------------------------------------------------------------------
     def _authorized(self) -> str | None:
         header = self.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
+        scheme, dummy, value = header.partition(" ")
         if scheme.lower() != "basic" or not value:
             return None
         try:
@@ -84,7 +84,7 @@ class GitHandler(BaseHTTPRequestHandler):
         if user is None:
             self._deny()
             return
-        path, _, query = self.path.partition("?")
+        path, dummy, query = self.path.partition("?")
         if "\\" in path or "/../" in path + "/" or "\0" in path:
             self.send_error(400, "bad path")
             return
@@ -122,16 +122,16 @@ class GitHandler(BaseHTTPRequestHandler):
             return
         status, reason, headers = 200, "OK", []
         for line in head.decode("latin-1").splitlines():
-            key, _, value = line.partition(":")
+            key, dummy, value = line.partition(":")
             if key.lower() == "status":
-                code, _, reason = value.strip().partition(" ")
+                code, dummy, reason = value.strip().partition(" ")
                 status = int(code)
             elif key:
                 headers.append((key.strip(), value.strip()))
         self.send_response(status, reason or None)
         for key, value in headers:
             self.send_header(key, value)
-        if not any(k.lower() == "content-length" for k, _ in headers):
+        if not any(k.lower() == "content-length" for k, dummy in headers):
             self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":

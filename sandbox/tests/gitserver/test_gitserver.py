@@ -115,18 +115,19 @@ def test_cli_start_status_stop(tmp_path):
     assert subprocess.run([*base, "init", "--root", root, "demo"], check=True, capture_output=True,
                           text=True).stdout.strip() == str(tmp_path / "repos" / "demo.git")
     no_pw = subprocess.run([*base, "start", "--state-dir", sd, "--root", root, "--username", "u"],
-                           env={k: v for k, v in env.items() if k != "GITSERVER_PASSWORD"}, capture_output=True, text=True)
+                           env={k: v for k, v in env.items() if k != "GITSERVER_PASSWORD"}, capture_output=True, text=True,
+                           check=False)
     assert no_pw.returncode == 2 and "GITSERVER_PASSWORD" in no_pw.stderr
     started = json.loads(subprocess.run([*base, "start", "--state-dir", sd, "--root", root, "--username", "u"],
                                         env=env, check=True, capture_output=True, text=True).stdout)
     try:
-        st = subprocess.run([*base, "status", "--state-dir", sd], capture_output=True, text=True)
+        st = subprocess.run([*base, "status", "--state-dir", sd], capture_output=True, text=True, check=False)
         assert st.returncode == 0 and json.loads(st.stdout)["url"] == started["url"]
         ls = git("ls-remote", with_creds(started["url"] + "/demo.git", "u", "pw-cli"))
         assert ls.returncode == 0
     finally:
         subprocess.run([*base, "stop", "--state-dir", sd], check=True, capture_output=True)
-    assert subprocess.run([*base, "status", "--state-dir", sd], capture_output=True).returncode == 1
+    assert subprocess.run([*base, "status", "--state-dir", sd], capture_output=True, check=False).returncode == 1
     assert not os.path.exists(f"/proc/{started['pid']}")
 
 

@@ -8,7 +8,6 @@ Application syncs a Deployment from a git repository served over HTTP with crede
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
