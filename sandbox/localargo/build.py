@@ -33,14 +33,13 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from localkube import build as kbuild
-from localkube.build import GCFLAGS, BuildError, _children_cpu, _lock, _mod_download, find_go
+from localkube import gobuild
+from localkube.build import GCFLAGS
+from localkube.gobuild import BuildError, find_go
 
 from . import versions as V
 
@@ -67,46 +66,12 @@ PATCHES = (
 _ENGINE_REPLACE = re.compile(r"^replace\s+" + re.escape(V.GITOPS_ENGINE_MODULE) + r"\s+=>\s+\./gitops-engine\s*$\n?", re.M)
 
 
-def cache_root() -> Path:
-    return kbuild.cache_root().parent / "localargo"
-
-
-def version_dir() -> Path:
-    return cache_root() / V.version_key()
-
-
-def bin_dir() -> Path:
-    return version_dir() / "bin"
-
-
-def cached_binaries() -> dict[str, Path] | None:
-    """The cached files (name -> path) if the complete set is present, else None."""
-    bdir = bin_dir()
-    paths = {name: bdir / name for name in FILES}
-    if all(p.is_file() and os.access(p, os.X_OK) for p in paths.values()):
-        return paths
-    return None
-
-
-def go_env() -> dict[str, str]:
-    root = cache_root()
-    env = kbuild.go_env()
-    env.update(
-        GOMODCACHE=str(root / "go" / "mod"),
-        GOCACHE=str(root / "go" / "build"),
-        GOPATH=str(root / "go" / "path"),
-        GOTOOLCHAIN=V.GO_TOOLCHAIN,
-    )
-    return env
-
-
-class _Logger(kbuild._Logger):
-    def say(self, msg: str) -> None:
-        line = f"[localargo build {time.strftime('%H:%M:%S')}] {msg}"
-        self.fh.write(line + "\n")
-        self.fh.flush()
-        if self.echo:
-            self.echo(line)
+CACHE = gobuild.Cache("localargo", V.version_key, FILES, toolchain=V.GO_TOOLCHAIN)
+cache_root = CACHE.root  # ${KEIKO_CACHE_DIR:-~/.cache/keikolatam-gitops}/localargo
+version_dir = CACHE.version_dir  # cache_root() / <version key>
+bin_dir = CACHE.bin_dir
+cached_binaries = CACHE.cached  # the cached files (name -> path) if the complete set is present, else None
+go_env = CACHE.go_env
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,9 +85,9 @@ def module_dir(echo=None) -> Path:
         return d
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    log = _Logger(root / "logs" / f"download-{V.version_key()}-{time.strftime('%Y%m%dT%H%M%S')}.log", echo)
+    log = CACHE.logger("download", echo)
     try:
-        info = _mod_download(log, find_go(), go_env(), root, f"{V.ARGOCD_MODULE}@{V.ARGOCD_VERSION}")
+        info = gobuild.mod_download(log, find_go(), go_env(), root, f"{V.ARGOCD_MODULE}@{V.ARGOCD_VERSION}")
     finally:
         log.close()
     return Path(info["Dir"])
@@ -191,8 +156,8 @@ def _make_writable(tree: Path) -> None:
                 p.chmod(p.stat().st_mode | stat.S_IWUSR)
 
 
-def _build_argocd(log: _Logger, go: str, env, work: Path, out_bin: Path, meta: dict) -> None:
-    info = _mod_download(log, go, env, work, f"{V.ARGOCD_MODULE}@{V.ARGOCD_VERSION}")
+def _build_argocd(log: gobuild.Logger, go: str, env, work: Path, out_bin: Path, meta: dict) -> None:
+    info = gobuild.mod_download(log, go, env, work, f"{V.ARGOCD_MODULE}@{V.ARGOCD_VERSION}")
     src = work / "argo-cd"
     log.say(f"copying {info['Dir']} to the build dir")
     shutil.copytree(info["Dir"], src, symlinks=True)
@@ -227,8 +192,8 @@ def _build_argocd(log: _Logger, go: str, env, work: Path, out_bin: Path, meta: d
         (out_bin / name).chmod(0o755)
 
 
-def _build_kustomize(log: _Logger, go: str, env, work: Path, out_bin: Path, meta: dict) -> None:
-    info = _mod_download(log, go, env, work, f"{V.KUSTOMIZE_MODULE}@{V.KUSTOMIZE_VERSION}")
+def _build_kustomize(log: gobuild.Logger, go: str, env, work: Path, out_bin: Path, meta: dict) -> None:
+    info = gobuild.mod_download(log, go, env, work, f"{V.KUSTOMIZE_MODULE}@{V.KUSTOMIZE_VERSION}")
     build_date = json.loads(Path(info["Info"]).read_text()).get("Time", kbuild.BUILD_DATE)
     meta.update(kustomize_module_sum=info.get("Sum"))
     ldflags = (f"-s -w -X {KUSTOMIZE_PROVENANCE_PKG}.version={V.KUSTOMIZE_VERSION}"
@@ -242,74 +207,33 @@ def _build_kustomize(log: _Logger, go: str, env, work: Path, out_bin: Path, meta
 
 def ensure_binaries(echo=lambda m: print(m, file=sys.stderr), force: bool = False) -> dict[str, Path]:
     """Return the paths of the files in ``bin/``, building them first if the cache does not have them."""
-    found = cached_binaries()
-    if found and not force:
-        return found
-    root = cache_root()
-    with _lock(root / f".lock-{V.version_key()}"):
-        found = cached_binaries()  # another process may have built them while we waited
-        if found and not force:
-            return found
-        return _build(echo)
+    return CACHE.ensure(lambda: _build(echo), force)
 
 
-def _build(echo) -> dict[str, Path]:
-    root = cache_root()
-    key = V.version_key()
-    log = _Logger(root / "logs" / f"build-{key}-{time.strftime('%Y%m%dT%H%M%S')}.log", echo)
-    work = Path(tempfile.mkdtemp(prefix=f".build-{key}-", dir=root))
-    out = work / "out"
-    out_bin = out / "bin"
-    out_bin.mkdir(parents=True)
-    steps: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    meta: dict = {}
-    try:
+def _build(echo) -> None:
+    with gobuild.Build(CACHE, echo) as b:
+        log = b.log
+        meta: dict = {}
         go = find_go()
         env = go_env()
-        t_all, c_all = time.monotonic(), _children_cpu()
-        log.say(f"step toolchain: start ({V.GO_TOOLCHAIN}, fetched by the go command if not cached)")
-        gov = log.run([go, "version"], work, env).strip().splitlines()[-1]
-        steps["toolchain"] = round(time.monotonic() - t_all, 1)
-        cpu["toolchain"] = round(_children_cpu() - c_all, 1)
-        log.say(f"building {key} with {gov}; log {log.path}")
+        b.start_clock()
+        with b.step("toolchain", f" ({V.GO_TOOLCHAIN}, fetched by the go command if not cached)", quiet=True):
+            gov = log.run([go, "version"], b.work, env).strip().splitlines()[-1]
+        log.say(f"building {b.key} with {gov}; log {log.path}")
         for name, fn in (("argocd", _build_argocd), ("kustomize", _build_kustomize)):
-            t0, c0 = time.monotonic(), _children_cpu()
-            log.say(f"step {name}: start")
-            fn(log, go, env, work, out_bin, meta)
-            steps[name] = round(time.monotonic() - t0, 1)
-            cpu[name] = round(_children_cpu() - c0, 1)
-            log.say(f"step {name}: done in {steps[name]:.0f}s ({cpu[name]:.0f} CPU-seconds)")
-        missing = [f for f in FILES if not (out_bin / f).is_file()]
-        if missing:
-            raise BuildError(f"build finished but {missing} missing")
+            with b.step(name):
+                fn(log, go, env, b.work, b.out_bin, meta)
+        b.require()
         versions = {}
-        for name, argv in ((ARGOCD, [str(out_bin / ARGOCD), "version", "--client", "--short"]),
-                           (KUSTOMIZE, [str(out_bin / KUSTOMIZE), "version"])):
-            versions[name] = log.run(argv, work, env).strip().splitlines()[-1]
+        for name, argv in ((ARGOCD, [str(b.out_bin / ARGOCD), "version", "--client", "--short"]),
+                           (KUSTOMIZE, [str(b.out_bin / KUSTOMIZE), "version"])):
+            versions[name] = log.run(argv, b.work, env).strip().splitlines()[-1]
             log.say(f"{name} version: {versions[name]}")
-        total = round(time.monotonic() - t_all, 1)
-        (out / "BUILDINFO.json").write_text(json.dumps({
-            "version_key": key,
+        dest = b.finish({
             "argocd": V.ARGOCD_VERSION, "kustomize": V.KUSTOMIZE_VERSION, "go_toolchain": V.GO_TOOLCHAIN,
             "go": gov, "source": "go module proxy", "version_output": versions, **meta,
-            "seconds": steps, "total_seconds": total,
-            # CPU time of the go commands: wall time on an idle machine is about this / cores.
-            "cpu_seconds": cpu, "total_cpu_seconds": round(sum(cpu.values()), 1), "cores": os.cpu_count(),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }, indent=2) + "\n", encoding="utf-8")
-        dest = version_dir()
-        if dest.exists():  # leftover without a complete bin/ (or --force): replace it
-            shutil.rmtree(dest)
-        os.rename(out, dest)
-        log.say(f"built {key} in {total:.0f}s ({sum(cpu.values()):.0f} CPU-seconds) -> {dest / 'bin'}")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        log.close()
-    found = cached_binaries()
-    if not found:
-        raise BuildError(f"binaries missing in {bin_dir()} after build")
-    return found
+        })
+        log.say(f"built {b.key} in {b.total:.0f}s ({sum(b.cpu.values()):.0f} CPU-seconds) -> {dest / 'bin'}")
 
 
 def buildinfo() -> dict | None:

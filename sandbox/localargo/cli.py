@@ -7,21 +7,17 @@ import argparse
 import json
 import os
 import shlex
-import sys
 from pathlib import Path
 
-
-def _echo(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from localkube.gobuild import echo as _echo
+from localkube.gobuild import cli_parser, down_or_status
 
 
 def main(argv: list[str] | None = None) -> int:
     from . import run
 
-    parser = argparse.ArgumentParser(prog="localargo", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="build the Argo CD and kustomize binaries (cached; prints the bin dir)")
-    b.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser, sub = cli_parser("localargo", __doc__,
+                             "build the Argo CD and kustomize binaries (cached; prints the bin dir)")
     sub.add_parser("paths", help="JSON: bin dir, install manifest and git-verify-wrapper.sh of the pinned release")
 
     def data_dir_arg(p):
@@ -76,13 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "wait":
             print(json.dumps(run.wait_ready(data_dir, timeout=args.timeout), indent=2))
             return 0
-        if args.cmd == "down":
-            run.down(data_dir, echo=_echo)
-            return 0
-        if args.cmd == "status":
-            st = run.status(data_dir)
-            print(json.dumps(st, indent=2))
-            return 0 if st["up"] else 1
+        code = down_or_status(args.cmd, run, data_dir)
+        if code is not None:
+            return code
         if args.cmd == "env":
             for key, value in run.env_vars(data_dir).items():
                 print(f"export {key}={shlex.quote(value)}")

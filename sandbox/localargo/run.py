@@ -37,7 +37,6 @@ from __future__ import annotations
 import base64
 import calendar
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -54,7 +53,9 @@ from pathlib import Path
 
 import yaml
 
-from localkube.cluster import _alive, _in_proc_table, _proc_start_time, _reap
+from localkube.cluster import (_alive, _detach, _free_ports, _in_proc_table, _log_tail, _proc_start_time, _reap,
+                               _to_take_down)
+from localkube.gobuild import dir_lock
 from localkube.kubeapi import KubeClient, KubeError
 
 from . import build
@@ -113,19 +114,6 @@ def _write_private(path: Path, data: str | bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for dummy in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _http_ok(url: str, timeout: float = 3.0) -> bool:
@@ -257,19 +245,6 @@ def _base_env(cfg: dict, bins: Path) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # up / down / status (the caller's side)
 
-@contextlib.contextmanager
-def _dir_lock(data_dir: Path):
-    locks = build.cache_root() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:24]
-    with open(locks / f"run-{key}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def load_config(data_dir: str | os.PathLike) -> dict | None:
     return _read_json(Path(data_dir).resolve() / CONFIG)
 
@@ -303,7 +278,7 @@ def up(data_dir: str | os.PathLike, kubeconfig: str | os.PathLike, namespace: st
         raise LocalargoError("redis-server not found: apt-get install redis-server")
     if not shutil.which("git"):
         raise LocalargoError("git not found: apt-get install git")
-    with _dir_lock(data_dir):
+    with dir_lock(build.cache_root(), data_dir):
         cfg = load_config(data_dir)
         if _supervisor_alive(cfg) and cfg["kubeconfig"] == str(kubeconfig) and cfg["namespace"] == namespace \
                 and tuple(cfg["components"]) == tuple(components):
@@ -348,17 +323,8 @@ def _start(data_dir: Path, kubeconfig: Path, namespace: str, components, redis_s
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     pkg_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([pkg_parent, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
-    with open(data_dir / "logs" / "supervisor.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "localargo", "supervise", "--data-dir", str(data_dir)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=data_dir,
-                                env=env, start_new_session=True, close_fds=True)
-    start = None
-    for dummy in range(100):
-        start = _proc_start_time(proc.pid)
-        if start is not None:
-            break
-        time.sleep(0.01)
-    cfg["supervisor"] = {"pid": proc.pid, "start": start}
+    proc, cfg["supervisor"] = _detach([sys.executable, "-m", "localargo", "supervise", "--data-dir", str(data_dir)],
+                                      data_dir / "logs" / "supervisor.log", data_dir, env, tries=100)
     _write_json(data_dir / CONFIG, cfg)
     # Wait for redis: a supervisor that cannot even start redis is a failed `up`.
     deadline = time.monotonic() + 30
@@ -376,13 +342,6 @@ def _start(data_dir: Path, kubeconfig: Path, namespace: str, components, redis_s
     echo(f"localargo supervisor started (pid {proc.pid}); Argo CD API will be at {cfg['api_url']}; "
          f"logs in {data_dir / 'logs'}")
     return cfg
-
-
-def _log_tail(data_dir: Path, name: str, lines: int = 25) -> str:
-    try:
-        return "\n".join((data_dir / "logs" / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
 
 
 def health(data_dir: str | os.PathLike) -> dict[str, bool]:
@@ -459,7 +418,7 @@ def env_vars(data_dir: str | os.PathLike) -> dict[str, str]:
 def down(data_dir: str | os.PathLike, timeout: float = 20.0, echo=print) -> list[int]:
     """Stop the supervisor, every component, redis and stray helpers (gpg-agent); remove the dir."""
     data_dir = Path(data_dir).resolve()
-    with _dir_lock(data_dir):
+    with dir_lock(build.cache_root(), data_dir):
         return _down(data_dir, timeout, echo)
 
 
@@ -507,11 +466,8 @@ def _kill_all(entries: list[dict], timeout: float) -> list[dict]:
 
 
 def _down(data_dir: Path, timeout: float, echo) -> list[int]:
-    if not data_dir.exists():
-        echo(f"localargo: nothing in {data_dir}")
+    if not _to_take_down(data_dir, "localargo", MARKER, LocalargoError, echo):
         return []
-    if not (data_dir / MARKER).exists():
-        raise LocalargoError(f"{data_dir} is not a localargo data dir (no {MARKER}); not touching it")
     cfg = load_config(data_dir) or {}
     st = _read_json(data_dir / STATUS) or {}
     sup = cfg.get("supervisor") or {}

@@ -12,20 +12,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 from pathlib import Path
 
 from . import build
+from .gobuild import echo as _err
+from .gobuild import cli_parser, down_or_status
 
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("KEIKO_LOCALKUBE_DIR") or build.cache_root() / "run" / "default")
-
-
-def _err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,11 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localkube", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("build", help="build (or find in the cache) the binaries; prints their directory")
-    p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser, sub = cli_parser("python -m localkube", __doc__,
+                             "build (or find in the cache) the binaries; prints their directory",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
     sub.add_parser("versions", help="print the pinned versions and the cache location")
 
     def with_dir(sp):
@@ -96,13 +90,9 @@ def _main(argv: list[str] | None) -> int:
                        default_flavor=args.default_flavor, timeout=args.timeout, echo=_err)
         print(c.kubeconfig)
         return 0
-    if args.cmd == "down":
-        cluster.down(data_dir, echo=_err)
-        return 0
-    if args.cmd == "status":
-        st = cluster.status(data_dir)
-        print(json.dumps(st, indent=2))
-        return 0 if st["up"] else 1
+    code = down_or_status(args.cmd, cluster, data_dir)
+    if code is not None:
+        return code
     if args.cmd == "env":
         print(f"export KUBECONFIG={kubeconfig}")
         return 0

@@ -16,9 +16,6 @@ Data directory layout (``--data-dir``)::
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from . import build, nodes, pki
+from .gobuild import dir_lock
 from .kubeapi import KubeClient, KubeError
 
 MARKER = ".localkube"
@@ -124,21 +122,28 @@ def _child_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _spawn(cluster: Cluster, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
-    logs = cluster.data_dir / "logs"
-    env = _child_env(cluster.data_dir)
-    env.update(extra_env or {})
-    with open(logs / f"{name}.log", "ab") as log:
+def _detach(argv: list[str], log_path: Path, cwd: Path, env: dict[str, str],
+            tries: int = 50) -> tuple[subprocess.Popen, dict]:
+    """Start ``argv`` in a session of its own, its output appended to ``log_path``: the process and
+    its pid and start time (looked up ``tries`` times, 10 ms apart, until the process table shows it)."""
+    with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=cluster.data_dir, env=env,
-                                start_new_session=True, close_fds=True)
+                                cwd=cwd, env=env, start_new_session=True, close_fds=True)
     start = None
-    for dummy in range(50):
+    for dummy in range(tries):
         start = _proc_start_time(proc.pid)
         if start is not None:
             break
         time.sleep(0.01)
-    cluster.pids[name] = {"pid": proc.pid, "start": start, "argv0": argv[0]}
+    return proc, {"pid": proc.pid, "start": start}
+
+
+def _spawn(cluster: Cluster, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> None:
+    logs = cluster.data_dir / "logs"
+    env = _child_env(cluster.data_dir)
+    env.update(extra_env or {})
+    entry = _detach(argv, logs / f"{name}.log", cluster.data_dir, env)[1]
+    cluster.pids[name] = {**entry, "argv0": argv[0]}
     cluster.save()
 
 
@@ -295,20 +300,6 @@ def is_healthy(cluster: Cluster) -> bool:
 # ---------------------------------------------------------------------------------------------
 # up / down / status
 
-@contextlib.contextmanager
-def _dir_lock(data_dir: Path):
-    """Serialise up/down on one data dir (lock file in the cache, keyed by the dir's path)."""
-    locks = build.cache_root() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(str(data_dir).encode()).hexdigest()[:24]
-    with open(locks / f"run-{key}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def up(data_dir: str | os.PathLike, default_nodes: int = 2, default_pool: str = DEFAULT_POOL,
        default_flavor: str = DEFAULT_FLAVOR, timeout: float = 90.0, echo=print,
        owner_pid: int | None = None) -> Cluster:
@@ -320,7 +311,7 @@ def up(data_dir: str | os.PathLike, default_nodes: int = 2, default_pool: str = 
     calling ``down`` (a killed pytest session, for instance).
     """
     data_dir = Path(data_dir).resolve()
-    with _dir_lock(data_dir):
+    with dir_lock(build.cache_root(), data_dir):
         cluster = _up(data_dir, default_nodes, default_pool, default_flavor, timeout, echo)
         if owner_pid is not None and not _alive(cluster.pids.get(WATCHDOG, {})):
             _spawn_watchdog(cluster, owner_pid)
@@ -431,16 +422,24 @@ def down(data_dir: str | os.PathLike, timeout: float = 20.0, echo=print) -> list
     process survives SIGKILL.
     """
     data_dir = Path(data_dir).resolve()
-    with _dir_lock(data_dir):
+    with dir_lock(build.cache_root(), data_dir):
         return _down(data_dir, timeout, echo)
 
 
-def _down(data_dir: Path, timeout: float, echo) -> list[int]:
+def _to_take_down(data_dir: Path, product: str, marker: str, error: type[Exception], echo) -> bool:
+    """Whether ``data_dir`` is there to take down: False (and says so) if it does not exist; raises
+    ``error`` if it is not ``product``'s (no ``marker`` file)."""
     if not data_dir.exists():
-        echo(f"localkube: nothing in {data_dir}")
+        echo(f"{product}: nothing in {data_dir}")
+        return False
+    if not (data_dir / marker).exists():
+        raise error(f"{data_dir} is not a {product} data dir (no {marker}); not touching it")
+    return True
+
+
+def _down(data_dir: Path, timeout: float, echo) -> list[int]:
+    if not _to_take_down(data_dir, "localkube", MARKER, LocalkubeError, echo):
         return []
-    if not (data_dir / MARKER).exists():
-        raise LocalkubeError(f"{data_dir} is not a localkube data dir (no {MARKER}); not touching it")
     cluster = Cluster.load(data_dir)
     entries = [(n, cluster.pids[n]) for n in (WATCHDOG, *reversed(ORDER)) if cluster and n in cluster.pids
                and cluster.pids[n].get("pid") != os.getpid()]  # the watchdog may be the one calling

@@ -5,26 +5,13 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
+from .gobuild import load_versions
+
 VERSIONS_FILE = Path(__file__).with_name("versions.env")
+# Each pin: the regular expression its whole value must match, and the form an error names.
+PINS = {key: (r"v.*", "vX.Y.Z") for key in ("KUBERNETES_VERSION", "ETCD_VERSION", "KWOK_VERSION")}
 
-
-def _load(path: Path = VERSIONS_FILE) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            raise ValueError(f"{path}: malformed line {raw!r}")
-        values[key.strip()] = value.strip().strip('"').strip("'")
-    for key in ("KUBERNETES_VERSION", "ETCD_VERSION", "KWOK_VERSION"):
-        if not values.get(key, "").startswith("v"):
-            raise ValueError(f"{path}: {key} missing or not of the form vX.Y.Z")
-    return values
-
-
-_V = _load()
+_V = load_versions(VERSIONS_FILE, PINS)
 KUBERNETES_VERSION: str = _V["KUBERNETES_VERSION"]
 ETCD_VERSION: str = _V["ETCD_VERSION"]
 KWOK_VERSION: str = _V["KWOK_VERSION"]
