@@ -329,9 +329,13 @@ def test_applicationset_controller_generates_applications(argo, kube, repo):
                 },
             },
         })
-        apps = wait_for("applications generated", lambda: {
-            a["metadata"]["name"]: a for a in k.get(f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applications")["items"]
-            if any(o["kind"] == "ApplicationSet" for o in a["metadata"].get("ownerReferences", []))} or None, timeout=60)
+        def generated():
+            items = k.get(f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applications")["items"]
+            found = {a["metadata"]["name"]: a for a in items
+                     if any(o["kind"] == "ApplicationSet" for o in a["metadata"].get("ownerReferences", []))}
+            return found if len(found) >= 2 else None  # the controller creates them one by one
+
+        apps = wait_for("applications generated", generated, timeout=60)
         assert set(apps) == {"web-dev", "web-staging"}
         assert apps["web-dev"]["spec"]["destination"]["namespace"] == "web-dev"
         k.delete(f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applicationsets/envs")
