@@ -22,12 +22,12 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_CLUSTER
 
-# The Terraform provider retries a GET that answers 404 for up to 2 minutes after a create.
-NOT_FOUND_AFTER_CREATE = 120.0
+# The schema's model of the versions a cluster can be created with (the endpoint serves its schema, /cloud.json).
+VERSION_ENUM = "cloud.kube.VersionEnum"
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-.*)?$")
 _MINOR_RE = re.compile(r"^\d+\.\d+$")
@@ -63,6 +63,40 @@ class KubeModule(OvhModule):
     def cluster_path(self, cluster_id):
         return "%s/kube/%s" % (self.project_path, cluster_id)
 
+    @property
+    def capabilities_path(self):
+        return "%s/capabilities/kube" % self.project_path
+
+    # -- what the API offers ----------------------------------------------------
+
+    def regions(self):
+        return sorted(self.client.get(self.capabilities_path + "/regions") or [])
+
+    def require_region(self, region, regions=None):
+        """Fail unless ``region`` is a Managed Kubernetes region of the project."""
+        regions = self.regions() if regions is None else regions
+        if region not in regions:
+            self.fail("%s is not a Managed Kubernetes region of project %s (a location such as GRA is not a "
+                      "region); the regions are: %s." % (region, self.params["service_name"],
+                                                         ", ".join(regions) or "none"))
+
+    def offered_versions(self):
+        """The minor versions a cluster can run (the schema's cloud.kube.VersionEnum, as the endpoint serves
+        it), oldest first; None, with a warning, when the endpoint serves no schema."""
+        try:
+            schema = self.client.get("/cloud.json")
+        except OvhApiError as exc:
+            if exc.http_status in (400, 404):
+                self.module.warn("The endpoint does not serve its schema (/cloud.json answered %s): the versions "
+                                 "it offers are unknown." % exc.http_status)
+                return None
+            raise
+        enum = ((schema or {}).get("models") or {}).get(VERSION_ENUM, {}).get("enum")
+        if enum is None:
+            self.module.warn("The API schema has no %s: the versions it offers are unknown." % VERSION_ENUM)
+            return None
+        return sorted(enum, key=lambda v: parse_version(v) or (0, 0, 0))
+
     # -- clusters ------------------------------------------------------------
 
     def list_clusters(self, ids=None):
@@ -76,33 +110,24 @@ class KubeModule(OvhModule):
                 clusters.append(cluster)
         return clusters
 
-    def find_cluster(self, ref, by_id=None):
-        """The cluster whose id is ``by_id`` or ``ref``, or whose name is ``ref``; None if none.
-
-        Two clusters with the same name are an error: the module would not
-        know which one to manage.
-        """
+    def find_cluster(self, name=None, cid=None, option="id"):
+        """The cluster whose ID is ``cid``, else the one named ``name`` (None when there is none; several with
+        the name fail: the module would not know which one to manage)."""
         ids = self.client.get(self.kube_path) or []
-        wanted_id = by_id or (ref if ref in ids else None)
-        if wanted_id:
-            return self.client.get_or_none(self.cluster_path(wanted_id)) if wanted_id in ids else None
-        matches = [c for c in self.list_clusters(ids) if c.get("name") == ref]
-        if len(matches) > 1:
-            self.fail("%d clusters are named %r (%s): give the cluster id instead of its name."
-                      % (len(matches), ref, ", ".join(c["id"] for c in matches)))
-        return matches[0] if matches else None
+        return self.find_by_id_or_name(
+            lambda: self.list_clusters(ids), oid=cid, name=name, option=option, what="Kubernetes cluster",
+            get=lambda i: self.client.get_or_none(self.cluster_path(i)) if i in ids else None, gone=("DELETED",))
 
     def require_cluster(self, ref):
-        cluster = self.find_cluster(ref)
-        if cluster is None:
-            self.fail("Kubernetes cluster %r not found in project %s." % (ref, self.params["service_name"]))
-        return cluster
+        """The cluster of O(cluster), by ID or name; fails when there is none."""
+        ids = self.client.get(self.kube_path) or []
+        return self.resolve(ref, "Kubernetes cluster", "cluster", lambda: self.list_clusters(ids),
+                            get=lambda i: self.client.get_or_none(self.cluster_path(i)), is_id=lambda r: r in ids,
+                            gone=("DELETED",))
 
     def cluster_fetcher(self, cluster_id):
-        """A fetch function for the waiter (None on a 404; right after a create, wait with
-        ``appear_within=NOT_FOUND_AFTER_CREATE``)."""
-        path = self.cluster_path(cluster_id)
-        return lambda: self.client.get_or_none(path)
+        """A fetch function for the waiter (None on a 404)."""
+        return self.fetcher(self.cluster_path(cluster_id))
 
     def cluster_stable(self, cluster):
         """Wait until no operation runs on the cluster (before a sub-resource write)."""

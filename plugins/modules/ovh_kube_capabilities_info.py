@@ -107,10 +107,7 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
-from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule, parse_version
-
-VERSION_ENUM = "cloud.kube.VersionEnum"
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
 
 
 class OvhKubeCapabilitiesInfo(KubeModule):
@@ -123,13 +120,10 @@ class OvhKubeCapabilitiesInfo(KubeModule):
     module_kwargs = dict(mutually_exclusive=[("region", "cluster")])
 
     def run(self):
-        caps = self.project_path + "/capabilities/kube"
-        self.result["regions"] = sorted(self.client.get(caps + "/regions") or [])
-        region = self.params["region"]
-        if region and region not in self.result["regions"]:
-            self.fail("%s is not a Managed Kubernetes region of project %s (a location such as GRA is not a region); "
-                      "the regions are: %s." % (region, self.params["service_name"],
-                                                ", ".join(self.result["regions"]) or "none"))
+        caps = self.capabilities_path
+        self.result["regions"] = self.regions()
+        if self.params["region"]:
+            self.require_region(self.params["region"], self.result["regions"])
         self.result["admission_plugins"] = sorted(self.client.get(caps + "/admissionplugins") or [])
         if self.params["cluster"]:
             cluster = self.require_cluster(self.params["cluster"])
@@ -141,22 +135,7 @@ class OvhKubeCapabilitiesInfo(KubeModule):
                                         key=lambda f: f.get("name") or "")
         self.result["unavailable_flavors"] = sorted(
             f.get("name") for f in flavors if f.get("state", "available") != "available")
-        self.result["versions"] = self.versions() if self.params["versions"] else None
-
-    def versions(self):
-        try:
-            schema = self.client.get("/cloud.json")
-        except OvhApiError as exc:
-            if exc.http_status in (400, 404):
-                self.module.warn("The endpoint does not serve its schema (/cloud.json answered %s): versions is "
-                                 "null." % exc.http_status)
-                return None
-            raise
-        enum = ((schema or {}).get("models") or {}).get(VERSION_ENUM, {}).get("enum")
-        if enum is None:
-            self.module.warn("The API schema has no %s: versions is null." % VERSION_ENUM)
-            return None
-        return sorted(enum, key=lambda v: parse_version(v) or (0, 0, 0))
+        self.result["versions"] = self.offered_versions() if self.params["versions"] else None
 
 
 def main():

@@ -320,24 +320,31 @@ import re
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import (
-    NOT_FOUND_AFTER_CREATE,
     KubeModule,
     is_minor_version,
     minor_of,
 )
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none, merge
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import (
+    Immutable,
+    Plan,
+    changed_fields,
+    drop_none,
+    merge,
+)
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import ERROR, KUBE_CLUSTER, WaitError
 
 _DURATION_RE = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 _DURATION_OPTS = ("min_sync_period", "sync_period", "tcp_fin_timeout", "tcp_timeout", "udp_timeout")
+RESET = "use action=reset to reinstall the cluster with it"
+NETWORK_ID = ("the OpenStack ID of the private network in the region, openstack_ids of "
+              "keikolatam.gitops.ovh_private_network, not its pn-... ID")
+SUBNET_ID = "a subnet of the private network, as keikolatam.gitops.ovh_private_network_subnet returns it"
+# Options that need the cluster to be on a private network.
+NEEDS_NETWORK = ("nodes_subnet_id", "load_balancers_subnet_id", "private_network_configuration")
 
-# Fields that only a creation or a reset sets: (option, API field, reset can change it).
-IMMUTABLE = (
-    ("region", "region", False),
-    ("kube_proxy_mode", "kubeProxyMode", True),
-    ("private_network_id", "privateNetworkId", True),
-    ("nodes_subnet_id", "nodesSubnetId", True),
-)
+
+def _not_reset(module):
+    return module.params["action"] != "reset"
 
 
 def _camel(name):
@@ -386,6 +393,18 @@ def customization_body(opt):
 
 class OvhKubeCluster(KubeModule):
     resource_key = "cluster"
+    what = "Kubernetes cluster"
+    model = KUBE_CLUSTER
+    return_deleted = False
+    not_empty = ("name",)
+    uuid_options = {"id": "the cluster's ID", "private_network_id": NETWORK_ID, "nodes_subnet_id": SUBNET_ID,
+                    "load_balancers_subnet_id": SUBNET_ID}
+    immutable = (
+        Immutable("region", "region", "recreate the cluster"),
+        Immutable("kube_proxy_mode", "kubeProxyMode", RESET, applies=_not_reset),
+        Immutable("private_network_id", "privateNetworkId", RESET, applies=_not_reset),
+        Immutable("nodes_subnet_id", "nodesSubnetId", RESET, applies=_not_reset),
+    )
     argument_spec = dict(
         name=dict(type="str", required=True),
         id=dict(type="str"),
@@ -433,8 +452,6 @@ class OvhKubeCluster(KubeModule):
 
     def validate(self):
         p = self.params
-        if not p["name"] or not p["name"].strip():
-            self.fail("name must not be empty.")
         if p["version"] is not None and not is_minor_version(p["version"]):
             self.fail("version must be a Kubernetes minor version MAJOR.MINOR, such as 1.29 (got %r); "
                       "the patch level is chosen by OVH (see upgrade=latest_patch)." % p["version"])
@@ -452,6 +469,11 @@ class OvhKubeCluster(KubeModule):
             except ValueError:
                 self.fail("private_network_configuration.default_vrack_gateway must be an IP address, not %r."
                           % gateway)
+        plugins = ((p["customization"] or {}).get("api_server") or {}).get("admission_plugins") or {}
+        both = sorted(set(plugins.get("enabled") or []) & set(plugins.get("disabled") or []))
+        if both:
+            self.fail("customization.api_server.admission_plugins: a plugin cannot be both enabled and disabled: %s."
+                      % ", ".join(both))
         proxy = (p["customization"] or {}).get("kube_proxy") or {}
         for mode in ("iptables", "ipvs"):
             for key in _DURATION_OPTS:
@@ -480,65 +502,60 @@ class OvhKubeCluster(KubeModule):
             }) if pnc is not None else None,
         }
 
-    # -- lookups ---------------------------------------------------------------
+    # -- lookups and the API's rules ---------------------------------------------
 
     def find(self):
-        cluster = self.find_cluster(self.params["name"], by_id=self.params["id"])
-        if cluster is None and self.params["id"]:
-            if self.params["state"] == "present":
-                self.fail("No cluster with id %r in project %s; remove id to create a cluster."
-                          % (self.params["id"], self.params["service_name"]))
-        if cluster is not None and KUBE_CLUSTER.classify(cluster.get("status")) == "gone":
-            return None
-        return cluster
+        return self.find_own(self.list_clusters,
+                             get=lambda cid: self.client.get_or_none(self.cluster_path(cid)), gone=("DELETED",))
 
-    def refresh(self, cluster_id):
-        return self.client.get(self.cluster_path(cluster_id))
+    def item_path(self, oid):
+        return self.cluster_path(oid)
 
-    # -- create ------------------------------------------------------------------
-
-    def plan_create(self):
+    def preflight(self, current):
         p = self.params
-        if not p["region"]:
-            self.fail("region is required to create the cluster %r." % p["name"])
-        if p["action"]:
-            self.fail("action=%s needs an existing cluster; cluster %r does not exist." % (p["action"], p["name"]))
-        body = drop_none(self.desired())
-        predicted = dict(body, id=None, status="INSTALLING")
-        plan = Plan(None)
-        plan.add("create cluster %r in %s" % (p["name"], p["region"]), lambda: self._create(body),
-                 after=predicted)
-        return plan
-
-    def _create(self, body):
-        created = self.create_or_adopt(self.kube_path, body, lambda: self.find_cluster(body["name"]),
-                                       "cluster %r" % body["name"])
-        self._id = created["id"]
-        if self.params["wait"]:
-            self.wait_for("until_ready", self.cluster_fetcher(self._id), KUBE_CLUSTER, repr(body["name"]),
-                          appear_within=NOT_FOUND_AFTER_CREATE)
-
-    # -- update ----------------------------------------------------------------
-
-    def check_immutable(self, current, allow_reset):
-        want = self.desired()
-        for option, field, resettable in IMMUTABLE:
-            if want[field] is None or want[field] == current.get(field):
-                continue
-            how = "use action=reset to reinstall the cluster with it" if resettable else "recreate the cluster"
-            if allow_reset and resettable:
-                continue
-            self.fail("%s cannot be updated (cluster %r has %r, asked %r); %s." % (
-                option, current.get("name"), current.get(field), want[field], how))
+        name = self.label(current)
+        if p["state"] == "absent":
+            return
+        if current is None:
+            if not p["region"]:
+                self.fail("region is required to create the Kubernetes cluster %s." % name)
+            if p["action"]:
+                self.fail("action=%s needs an existing cluster; Kubernetes cluster %s does not exist."
+                          % (p["action"], name))
+            self.require_region(p["region"])
+        network = p["private_network_id"] or (current or {}).get("privateNetworkId")
+        for opt in NEEDS_NETWORK:
+            if p[opt] is not None and not network:
+                self.fail("%s needs private_network_id: Kubernetes cluster %s has no private network." % (opt, name))
+        versions = self.check_version(current)
+        if p["version"] is not None and (versions is None or versions[1] > versions[0]):
+            offered = self.offered_versions()
+            if offered is not None and p["version"] not in offered:
+                self.fail("Kubernetes %s is not offered (versions: %s)." % (p["version"], ", ".join(offered)))
+        plugins = ((p["customization"] or {}).get("api_server") or {}).get("admission_plugins") or {}
+        asked = sorted(set((plugins.get("enabled") or []) + (plugins.get("disabled") or [])))
+        if asked:
+            known = sorted(self.client.get(self.capabilities_path + "/admissionplugins") or [])
+            unknown = [x for x in asked if x not in known]
+            if unknown:
+                self.fail("%s is not an admission plugin of Managed Kubernetes (plugins: %s)."
+                          % (", ".join(unknown), ", ".join(known)))
+        policy = p["update_policy"] or (current or {}).get("updatePolicy")
+        upgrading = (versions and versions[1] > versions[0]) or self.patch_wanted(current)
+        if current is not None and upgrading and policy == "NEVER_UPDATE" and p["action"] != "reset":
+            self.fail("Kubernetes cluster %s refuses version updates with the update policy NEVER_UPDATE: set "
+                      "update_policy to MINIMAL_DOWNTIME or ALWAYS_UPDATE (in the same task) to upgrade it." % name)
 
     def check_version(self, current):
+        """(the cluster's minor, the asked minor) of an existing cluster; fails on a downgrade."""
         want = self.params["version"]
-        if want is None:
+        if want is None or current is None:
             return None
         have = minor_of(current.get("version"))
         target = minor_of(want)
         if have is None:
-            self.fail("Cannot read the version %r of cluster %r." % (current.get("version"), current.get("name")))
+            self.fail("Cannot read the version %r of Kubernetes cluster %s."
+                      % (current.get("version"), self.label(current)))
         if target[0] != have[0] and target > have:
             self.fail("version %s changes the major version of the cluster's %s: not supported."
                       % (want, current.get("version")))
@@ -547,30 +564,47 @@ class OvhKubeCluster(KubeModule):
                       "cannot be downgraded; create a new cluster instead)." % (want, current.get("version")))
         return have, target
 
+    def patch_wanted(self, current):
+        if current is None or self.params["upgrade"] != "latest_patch":
+            return False
+        behind = current.get("isUpToDate") is False or current.get("controlPlaneIsUpToDate") is False
+        return behind or self.params["force"]
+
+    # -- plans -----------------------------------------------------------------
+
+    def plan_create(self):
+        body = drop_none(self.desired())
+        return Plan(None).add("create cluster %s in %s" % (body["name"], body["region"]),
+                              lambda: self._create(body), after=dict(body, id=None, status="INSTALLING"),
+                              creates=True)
+
+    def _create(self, body):
+        created = self.create_or_adopt(self.kube_path, body, lambda: self.find_cluster(body["name"]),
+                                       "cluster %s" % body["name"])
+        if self.params["wait"]:
+            self.wait_created(created["id"], body["name"])
+        return created
+
     def plan_update(self, current):
         p = self.params
         want = self.desired()
         cid = current["id"]
         plan = Plan(current)
         if p["action"] == "reset":
-            self.check_immutable(current, allow_reset=True)
-            self.check_version(current)
             return self.plan_reset(current, plan)
-        self.check_immutable(current, allow_reset=False)
         versions = self.check_version(current)
-
         if p["id"] and want["name"] != current.get("name"):
-            plan.add("rename cluster %r to %r" % (current.get("name"), want["name"]),
-                     lambda: self._put(cid, "", {"name": want["name"]}), patch={"name": want["name"]})
+            plan.add("rename cluster %s to %s" % (current.get("name"), want["name"]),
+                     lambda: self.put(cid, {"name": want["name"]}), patch={"name": want["name"]})
         if want["updatePolicy"] and want["updatePolicy"] != current.get("updatePolicy"):
             plan.add("set update policy %s" % want["updatePolicy"],
-                     lambda: self._put(cid, "/updatePolicy", {"updatePolicy": want["updatePolicy"]}),
+                     lambda: self.put(cid, {"updatePolicy": want["updatePolicy"]}, "/updatePolicy"),
                      patch={"updatePolicy": want["updatePolicy"]})
         if want["customization"]:
             have = current.get("customization") or {}
             if changed_fields(_comparable(have), _comparable(want["customization"])):
                 body = merge(have, want["customization"])
-                plan.add("update customization", lambda: self._put(cid, "/customization", body),
+                plan.add("update customization", lambda: self.put(cid, body, "/customization"),
                          patch={"customization": body})
         if want["privateNetworkConfiguration"]:
             have = current.get("privateNetworkConfiguration") or {}
@@ -578,66 +612,61 @@ class OvhKubeCluster(KubeModule):
                 body = merge({"defaultVrackGateway": "", "privateNetworkRoutingAsDefault": False}, have)
                 body = merge(body, want["privateNetworkConfiguration"])
                 plan.add("update private network configuration",
-                         lambda: self._put(cid, "/privateNetworkConfiguration", body),
+                         lambda: self.put(cid, body, "/privateNetworkConfiguration"),
                          patch={"privateNetworkConfiguration": body})
         lb = want["loadBalancersSubnetId"]
         if lb and lb != current.get("loadBalancersSubnetId"):
             plan.add("set load balancers subnet %s" % lb,
-                     lambda: self._put(cid, "/updateLoadBalancersSubnetId", {"loadBalancersSubnetId": lb}),
+                     lambda: self.put(cid, {"loadBalancersSubnetId": lb}, "/updateLoadBalancersSubnetId"),
                      patch={"loadBalancersSubnetId": lb})
         if versions and versions[1] > versions[0]:
             have, target = versions
             for minor in range(have[1] + 1, target[1] + 1):
-                step_from = "%d.%d" % (have[0], minor - 1)
                 step_to = "%d.%d" % (have[0], minor)
-                plan.add("update version %s -> %s (NEXT_MINOR)" % (step_from, step_to),
+                plan.add("update version %d.%d -> %s (NEXT_MINOR)" % (have[0], minor - 1, step_to),
                          self._next_minor_step(cid, (have[0], minor)), patch={"version": step_to})
-        if p["upgrade"] == "latest_patch":
-            behind = current.get("isUpToDate") is False or current.get("controlPlaneIsUpToDate") is False
-            if behind or p["force"]:
-                plan.add("update to the latest patch (LATEST_PATCH%s)" % (", force" if p["force"] else ""),
-                         lambda: self._latest_patch(cid), patch={"isUpToDate": True, "controlPlaneIsUpToDate": True})
+        if self.patch_wanted(current):
+            plan.add("update to the latest patch (LATEST_PATCH%s)" % (", force" if p["force"] else ""),
+                     lambda: self._latest_patch(cid), patch={"isUpToDate": True, "controlPlaneIsUpToDate": True})
         if p["action"] == "restart":
             plan.add("restart the API server%s" % (" (force)" if p["force"] else ""),
                      lambda: self._action(cid, "/restart", {"force": p["force"]}))
         return plan
 
     def plan_reset(self, current, plan):
-        want = self.desired()
-        body = drop_none(dict(want, region=None, workerNodesPolicy=self.params["worker_nodes_policy"]))
+        body = drop_none(dict(self.desired(), region=None, workerNodesPolicy=self.params["worker_nodes_policy"]))
         if not self.params["id"]:
             body.pop("name", None)
         predicted = dict((k, v) for k, v in body.items() if k != "workerNodesPolicy")
-        plan.add("reset the cluster (worker nodes: %s)" % (self.params["worker_nodes_policy"] or "delete"),
-                 lambda: self._action(current["id"], "/reset", body), patch=predicted)
-        return plan
+        return plan.add("reset the cluster (worker nodes: %s)" % (self.params["worker_nodes_policy"] or "delete"),
+                        lambda: self._action(current["id"], "/reset", body), patch=predicted)
 
-    def _stable(self, cid):
-        self.wait_for("until_stable", self.cluster_fetcher(cid), KUBE_CLUSTER, repr(self.params["name"]))
+    def plan_absent(self, current):
+        if current is None:
+            return Plan(None)
+        cid = current["id"]
+        return self.plan_delete(current, "delete cluster %s" % current.get("name"), self.cluster_path(cid),
+                                self.cluster_fetcher(cid), KUBE_CLUSTER, self.label(current), missing_ok=True)
 
-    def _put(self, cid, suffix, body):
-        self._stable(cid)
-        self.client.put(self.cluster_path(cid) + suffix, body)
+    # -- steps -----------------------------------------------------------------
 
     def _action(self, cid, suffix, body):
-        self._stable(cid)
-        self.post_action(self.cluster_path(cid) + suffix, body, cid)
+        self.when_stable(cid, lambda: self.post_action(self.cluster_path(cid) + suffix, body, cid))
 
     def _post_update(self, cid, body):
         try:
             self.post_action(self.cluster_path(cid) + "/update", body, cid)
         except OvhApiError as exc:
             if exc.is_conflict and "NEVER_UPDATE" in (exc.message or ""):
-                self.fail("The cluster %r refuses version updates because its update policy is NEVER_UPDATE: set "
+                self.fail("Kubernetes cluster %s refuses version updates with the update policy NEVER_UPDATE: set "
                           "update_policy to MINIMAL_DOWNTIME or ALWAYS_UPDATE (in the same task) to upgrade it. "
-                          "API answer: %s" % (self.params["name"], exc), exc=exc)
+                          "API answer: %s" % (self.label(), exc), exc=exc)
             raise
 
     def _next_minor_step(self, cid, step_target):
         def run():
-            self._stable(cid)
-            cluster = self.refresh(cid)
-            if minor_of(cluster.get("version")) >= step_target:
+            self.when_stable(cid, lambda: None)
+            if minor_of(self.client.get(self.cluster_path(cid)).get("version")) >= step_target:
                 return  # already there (an earlier answer was lost but the update was applied)
             self._post_update(cid, {"strategy": "NEXT_MINOR"})
             self._wait_version(cid, step_target)
@@ -645,55 +674,19 @@ class OvhKubeCluster(KubeModule):
 
     def _wait_version(self, cid, target):
         """Wait until the cluster is READY on ``target`` (the wait between two minor steps)."""
-        fetch = self.cluster_fetcher(cid)
-
         def reached(obj):
             status = KUBE_CLUSTER.status_of(obj)
             if obj is not None and KUBE_CLUSTER.classify(status) == ERROR:
-                raise WaitError("Kubernetes cluster %r is in error status %s during the update to %d.%d" % (
-                    self.params["name"], status, target[0], target[1]), last_status=status, obj=obj)
+                raise WaitError("Kubernetes cluster %s is in error status %s during the update to %d.%d" % (
+                    self.label(), status, target[0], target[1]), last_status=status, obj=obj)
             return status == "READY" and (minor_of(obj.get("version")) or (0, 0)) >= target
 
-        self.waiter.until(fetch, reached, repr(self.params["name"]), describe=KUBE_CLUSTER.status_of)
+        self.waiter.until(self.cluster_fetcher(cid), reached, self.label(), describe=KUBE_CLUSTER.status_of)
         self._record_wait()
 
     def _latest_patch(self, cid):
-        self._stable(cid)
-        self._post_update(cid, {"strategy": "LATEST_PATCH", "force": self.params["force"]})
-
-    # -- delete ------------------------------------------------------------------
-
-    def plan_delete_cluster(self, current):
-        cid = current["id"]
-        return self.plan_delete(current, "delete cluster %r" % current.get("name"), self.cluster_path(cid),
-                                self.cluster_fetcher(cid), KUBE_CLUSTER, repr(self.params["name"]), missing_ok=True)
-
-    # -- dispatch ------------------------------------------------------------------
-
-    def run(self):
-        self._id = None
-        current = self.find()
-        if self.params["state"] == "absent":
-            if current is not None:
-                self.execute(self.plan_delete_cluster(current))
-            return
-        plan = self.plan_create() if current is None else self.plan_update(current)
-        applied = self.execute(plan)
-        if not applied:
-            after = plan.after
-            if not plan.changed:
-                after = self.wait_unchanged(current, self.cluster_fetcher(current["id"]), KUBE_CLUSTER,
-                                            repr(self.params["name"]))
-            if after is not None:
-                self.result["cluster"] = self.redact(after)
-            return
-        cid = self._id or current["id"]
-        if self.params["wait"] and current is not None:
-            cluster = self.cluster_ready(cid, self.params["name"])
-        else:
-            cluster = self.waiter.until_found(self.cluster_fetcher(cid), repr(self.params["name"]),
-                                              NOT_FOUND_AFTER_CREATE if current is None else 0.0)
-        self.result["cluster"] = self.redact(cluster or plan.after)
+        body = {"strategy": "LATEST_PATCH", "force": self.params["force"]}
+        self.when_stable(cid, lambda: self._post_update(cid, body))
 
 
 def main():

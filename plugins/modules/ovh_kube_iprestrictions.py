@@ -126,6 +126,9 @@ def normalize(cidr, strict=True):
 
 
 class OvhKubeIpRestrictions(KubeModule):
+    resource_key = "ip_restrictions"
+    composite = True
+    what = "IP restrictions"
     argument_spec = dict(
         cluster=dict(type="str", required=True),
         ips=dict(type="list", elements="str"),
@@ -148,42 +151,40 @@ class OvhKubeIpRestrictions(KubeModule):
                 wanted.append(net)
         self.wanted = wanted
 
-    def run(self):
-        p = self.params
-        cluster = self.require_cluster(p["cluster"])
-        cid = cluster["id"]
-        path = self.cluster_path(cid) + "/ipRestrictions"
-        raw = self.client.get(path) or []
-        current = []
-        by_norm = {}
-        for cidr in raw:
-            net = normalize(cidr, strict=False)
-            by_norm[net] = cidr
-            current.append(net)
-        self.result["cluster_id"] = cid
+    def prepare(self):
+        self.cluster = self.require_cluster(self.params["cluster"])
+        self.result["cluster_id"] = self.cluster["id"]
+        self.path = self.cluster_path(self.cluster["id"]) + "/ipRestrictions"
 
+    def find(self):
+        """The networks as the API lists them, normalized (``by_norm`` maps them back to the API's spelling)."""
+        self.by_norm = dict((normalize(cidr, strict=False), cidr) for cidr in self.client.get(self.path) or [])
+        return list(self.by_norm)
+
+    def plan_present(self, current):
         plan = Plan({"ip_restrictions": current})
-        if p["state"] == "present":
-            target = list(self.wanted) if p["purge"] else current + [n for n in self.wanted if n not in current]
-            if sorted(target) != sorted(current):
-                plan.add("set IP restrictions %s" % (", ".join(target) or "(none)"),
-                         lambda: self.cluster_write(cluster, lambda: self.client.put(path, {"ips": target})),
-                         after={"ip_restrictions": target})
-        else:
-            removing = [n for n in current if self.wanted is None or n in self.wanted]
-            if removing:
-                plan.add("remove IP restrictions %s" % ", ".join(removing),
-                         lambda: self.cluster_write(cluster, lambda: self._delete_each(path, [by_norm[n] for n in removing])),
-                         after={"ip_restrictions": [n for n in current if n not in removing]})
-        applied = self.execute(plan)
-        if applied:
-            self.result["ip_restrictions"] = [normalize(c, strict=False) for c in self.client.get(path) or []]
-        else:
-            self.result["ip_restrictions"] = plan.after["ip_restrictions"]
+        target = list(self.wanted) if self.params["purge"] else current + [n for n in self.wanted if n not in current]
+        if sorted(target) != sorted(current):
+            plan.add("set IP restrictions %s" % (", ".join(target) or "(none)"),
+                     lambda: self.cluster_write(self.cluster, lambda: self.client.put(self.path, {"ips": target})),
+                     after={"ip_restrictions": target})
+        return plan
 
-    def _delete_each(self, path, cidrs):
-        for cidr in cidrs:
-            self.delete_if_exists("%s/%s" % (path, quote(cidr, safe="")))
+    def plan_absent(self, current):
+        plan = Plan({"ip_restrictions": current})
+        removing = [n for n in current if self.wanted is None or n in self.wanted]
+        if removing:
+            plan.add("remove IP restrictions %s" % ", ".join(removing),
+                     lambda: self.cluster_write(self.cluster, lambda: self._delete_each(removing)),
+                     after={"ip_restrictions": [n for n in current if n not in removing]})
+        return plan
+
+    def read_back(self, obj, created=False):
+        return [normalize(c, strict=False) for c in self.client.get(self.path) or []]
+
+    def _delete_each(self, networks):
+        for net in networks:
+            self.delete_if_exists("%s/%s" % (self.path, quote(self.by_norm[net], safe="")))
 
 
 def main():

@@ -270,6 +270,19 @@ def write_atomic(dest, content, mode=FILE_MODE):
         raise
 
 
+def unwritable(dest):
+    """Why ``dest`` cannot be written (its nearest existing directory is a file, or is not writable), or None.
+    Checked before anything is sent: a reset revokes the old kubeconfig."""
+    parent = os.path.dirname(os.path.abspath(dest))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return "%s is not a directory" % parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return "the directory %s is not writable" % parent
+    return None
+
+
 class OvhKubeKubeconfig(KubeModule):
     argument_spec = dict(
         cluster=dict(type="str", required=True),
@@ -283,6 +296,9 @@ class OvhKubeKubeconfig(KubeModule):
         dest = self.params["dest"]
         if dest and os.path.isdir(dest):
             self.fail("dest %s is a directory; give a file path." % dest)
+        problem = unwritable(dest) if dest else None
+        if problem:
+            self.fail("dest %s cannot be written: %s." % (dest, problem))
 
     def fetch(self, cluster):
         # The API serves no kubeconfig while the cluster installs.

@@ -284,18 +284,22 @@ import copy
 import json
 import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import NOT_FOUND_AFTER_CREATE, KubeModule
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import (
+    Immutable,
+    Plan,
+    changed_fields,
+    drop_none,
+)
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_NODEPOOL
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Options that a pool keeps for life: (option, API field in the pool).
-IMMUTABLE = (
-    ("flavor", "flavor"),
-    ("monthly_billed", "monthlyBilled"),
-    ("anti_affinity", "antiAffinity"),
-    ("availability_zones", "availabilityZones"),
-)
+# The API's limits (FACTS.md): a name of at most 40 characters, at most 100 nodes, at most 5 with anti-affinity.
+NAME_MAX = 40
+MAX_NODES = 100
+ANTI_AFFINITY_MAX = 5
+REPLACE = ("set replace_on_change=true to replace the pool (a new pool <name>-r<N> is created, and the old one is "
+           "deleted once the new one is READY)")
 AUTOSCALING_FIELDS = (
     ("scale_down_unneeded_time_seconds", "scaleDownUnneededTimeSeconds"),
     ("scale_down_unready_time_seconds", "scaleDownUnreadyTimeSeconds"),
@@ -311,6 +315,10 @@ TEMPLATE_PARTS = (
 )
 EMPTY_TEMPLATE = {"metadata": {"labels": {}, "annotations": {}, "finalizers": []},
                   "spec": {"taints": [], "unschedulable": False}}
+
+
+def _no_replace(module):
+    return not module.params["replace_on_change"]
 
 
 def _canon(value):
@@ -337,6 +345,15 @@ def _created_key(pool):
 
 class OvhKubeNodepool(KubeModule):
     resource_key = "nodepool"
+    what = "node pool"
+    model = KUBE_NODEPOOL
+    return_deleted = False
+    immutable = (
+        Immutable("flavor", "flavor", REPLACE, applies=_no_replace),
+        Immutable("monthly_billed", "monthlyBilled", REPLACE, applies=_no_replace),
+        Immutable("anti_affinity", "antiAffinity", REPLACE, applies=_no_replace),
+        Immutable("availability_zones", "availabilityZones", REPLACE, applies=_no_replace),
+    )
     argument_spec = dict(
         cluster=dict(type="str", required=True),
         name=dict(type="str", required=True),
@@ -377,14 +394,13 @@ class OvhKubeNodepool(KubeModule):
         if not _NAME_RE.match(p["name"] or ""):
             self.fail("name %r is not a valid node pool name: lowercase letters, digits and '-', starting and "
                       "ending with a letter or digit." % p["name"])
+        if len(p["name"]) > NAME_MAX:
+            self.fail("name must be at most %d characters (the API's limit), not %d." % (NAME_MAX, len(p["name"])))
         for opt in ("desired_nodes", "min_nodes", "max_nodes"):
-            if p[opt] is not None and p[opt] < 0:
-                self.fail("%s must not be negative." % opt)
-        lo, hi, want = p["min_nodes"], p["max_nodes"], p["desired_nodes"]
-        if lo is not None and hi is not None and lo > hi:
-            self.fail("min_nodes (%d) is greater than max_nodes (%d)." % (lo, hi))
-        if want is not None and ((lo is not None and want < lo) or (hi is not None and want > hi)):
-            self.fail("desired_nodes (%d) is outside min_nodes..max_nodes (%s..%s)." % (want, lo, hi))
+            if p[opt] is not None and not 0 <= p[opt] <= MAX_NODES:
+                self.fail("%s must be at most %d (the API's limit) and not negative, not %d."
+                          % (opt, MAX_NODES, p[opt]))
+        self.check_sizes(p["min_nodes"], p["max_nodes"], p["desired_nodes"], p["anti_affinity"])
         threshold = (p["autoscaling"] or {}).get("scale_down_utilization_threshold")
         if threshold is not None and not 0 <= threshold <= 1:
             self.fail("autoscaling.scale_down_utilization_threshold must be between 0 and 1.")
@@ -394,60 +410,82 @@ class OvhKubeNodepool(KubeModule):
                 if not isinstance(v, str):
                     self.fail("template.%s.%s must be a string, not %r." % (label, k, v))
 
-    # -- paths and reads -----------------------------------------------------
+    def check_sizes(self, lo, hi, want, anti):
+        """The bounds the API enforces on a pool's sizes (those that are known: None is not checked)."""
+        if lo is not None and hi is not None and lo > hi:
+            self.fail("min_nodes (%d) is greater than max_nodes (%d)." % (lo, hi))
+        if want is not None and ((lo is not None and want < lo) or (hi is not None and want > hi)):
+            self.fail("desired_nodes (%d) is outside min_nodes..max_nodes (%s..%s)." % (want, lo, hi))
+        for opt, value in (("max_nodes", hi), ("desired_nodes", want)):
+            if anti and value is not None and value > ANTI_AFFINITY_MAX:
+                self.fail("A node pool has at most %d nodes with anti_affinity; %s is %d."
+                          % (ANTI_AFFINITY_MAX, opt, value))
 
-    def pool_path(self, pool_id=None):
-        base = self.cluster_path(self._cluster["id"]) + "/nodepool"
-        return base if pool_id is None else "%s/%s" % (base, pool_id)
+    # -- lookups and the API's rules -------------------------------------------
 
-    def list_pools(self):
-        return self.client.get(self.pool_path()) or []
+    def prepare(self):
+        self.cluster = self.require_cluster(self.params["cluster"])
 
-    def candidates(self, pools):
+    def item_path(self, oid):
+        return "%s/nodepool/%s" % (self.cluster_path(self.cluster["id"]), oid)
+
+    @property
+    def pools_path(self):
+        return self.cluster_path(self.cluster["id"]) + "/nodepool"
+
+    def find(self):
+        """The pool named O(name) (or the pool ``<name>-r<N>`` that replaced it); the pools an interrupted
+        replacement left behind are in ``leftovers``."""
         name = self.params["name"]
         pattern = re.compile(r"^%s-r\d+$" % re.escape(name))
-        return [p for p in pools if p.get("name") == name or pattern.match(p.get("name") or "")]
+        self.pools = [p for p in self.client.get(self.pools_path) or []
+                      if p.get("name") == name or pattern.match(p.get("name") or "")]
+        self.leftovers = []
+        if self.params["state"] == "absent" or not self.pools:
+            return self.pools[0] if self.pools else None
+        if len(self.pools) == 1:
+            return self.pools[0]
+        if not self.params["replace_on_change"]:
+            self.fail("Several node pools belong to %r (%s), probably an interrupted replacement: rerun with "
+                      "replace_on_change=true to finish it (the newest pool with the wanted settings is kept, the "
+                      "others are deleted once it is READY), or delete the extra pools."
+                      % (name, ", ".join(sorted(c.get("name") for c in self.pools))))
+        matching = [c for c in self.pools if not self.differences(c)]
+        keep = max(matching or self.pools, key=_created_key)
+        self.leftovers = [c for c in self.pools if c is not keep]
+        return keep
 
     def find_by_name(self, name):
-        for pool in self.list_pools():
-            if pool.get("name") == name:
-                return pool
-        return None
+        return next((pool for pool in self.client.get(self.pools_path) or [] if pool.get("name") == name), None)
 
-    def fetcher(self, pool_id):
-        """A fetch function for the waiter (None on a 404; right after a create, wait with
-        ``appear_within=NOT_FOUND_AFTER_CREATE``)."""
-        path = self.pool_path(pool_id)
-        return lambda: self.client.get_or_none(path)
+    def differences(self, pool):
+        """The fields that cannot change and that the task asks to change, whatever replace_on_change says."""
+        return [(rule.option, have, want) for rule, have, want in self.immutable_changes(pool, always=True)]
+
+    def preflight(self, current):
+        p = self.params
+        if p["state"] == "absent":
+            return
+        if current is None and not p["flavor"]:
+            self.fail("flavor is required to create the node pool %s." % p["name"])
+        if p["flavor"] and (current is None or self.differences(current)):
+            self.check_flavor(p["flavor"])
+        if current is not None and not self.differences(current):
+            after = dict(current, **self.update_body(current))
+            self.check_sizes(after.get("minNodes"), after.get("maxNodes"), after.get("desiredNodes"),
+                             after.get("antiAffinity"))
 
     def check_flavor(self, flavor):
-        flavors = self.client.get(self.cluster_path(self._cluster["id"]) + "/flavors") or []
+        flavors = self.client.get(self.cluster_path(self.cluster["id"]) + "/flavors") or []
         by_name = dict((f.get("name"), f) for f in flavors)
         found = by_name.get(flavor)
         if found is None or found.get("state", "available") != "available":
             offered = sorted(n for n, f in by_name.items() if f.get("state", "available") == "available")
-            self.fail("Flavor %r is not available for cluster %r%s. Available flavors: %s." % (
-                flavor, self._cluster.get("name"), " (it is %s)" % found.get("state") if found else "",
+            self.fail("Flavor %s is not available for Kubernetes cluster %s%s. Available flavors: %s." % (
+                flavor, self.cluster.get("name"), " (it is %s)" % found.get("state") if found else "",
                 ", ".join(offered) or "none"))
 
     # -- desired state -------------------------------------------------------
-
-    def immutable_diff(self, pool):
-        diffs = []
-        for option, field in IMMUTABLE:
-            want = self.params[option]
-            if want is None:
-                continue
-            if field not in pool:
-                continue  # an API that does not know the field (availabilityZones before 2024)
-            have = pool.get(field)
-            if option == "availability_zones":
-                same = sorted(have or []) == sorted(want)
-            else:
-                same = have == want
-            if not same:
-                diffs.append((option, have, want))
-        return diffs
 
     def autoscales(self, pool):
         if self.params["autoscale"] is not None:
@@ -468,12 +506,8 @@ class OvhKubeNodepool(KubeModule):
     def template_changed(self, base):
         for option, section, key in TEMPLATE_PARTS:
             want = (self.params["template"] or {}).get(option)
-            if want is None:
-                continue
-            if option == "taints":
-                want = _taints(want)
-            have = ((base or {}).get(section) or {}).get(key)
-            if not _same_part(option, have, want):
+            if want is not None and not _same_part(option, ((base or {}).get(section) or {}).get(key),
+                                                   _taints(want) if option == "taints" else want):
                 return True
         return False
 
@@ -512,32 +546,10 @@ class OvhKubeNodepool(KubeModule):
             body["desiredNodes"] = base.get("desiredNodes")
         return drop_none(body)
 
-    @staticmethod
-    def predicted(body):
-        pool = dict((k, v) for k, v in body.items() if k != "flavorName")
-        pool.update(flavor=body.get("flavorName"), id=None, status="INSTALLING")
-        return pool
-
-    # -- plans ---------------------------------------------------------------
-
-    def plan_create(self):
+    def update_body(self, pool):
+        """The PUT body that brings ``pool`` to the options (empty when nothing differs)."""
         p = self.params
-        if not p["flavor"]:
-            self.fail("flavor is required to create the node pool %r." % p["name"])
-        self.check_flavor(p["flavor"])
-        body = self.creation_body(p["name"])
-        plan = Plan(None)
-        plan.add("create node pool %r (flavor %s)" % (p["name"], p["flavor"]),
-                 lambda: self._create(body, wait=p["wait"]), after=self.predicted(body))
-        return plan
-
-    def plan_update(self, pool, plan):
-        p = self.params
-        want = {
-            "minNodes": p["min_nodes"],
-            "maxNodes": p["max_nodes"],
-            "autoscale": p["autoscale"],
-        }
+        want = {"minNodes": p["min_nodes"], "maxNodes": p["max_nodes"], "autoscale": p["autoscale"]}
         if p["desired_nodes"] is not None and (p["force_desired_nodes"] or not self.autoscales(pool)):
             want["desiredNodes"] = p["desired_nodes"]
         body = changed_fields(pool, want)
@@ -550,137 +562,93 @@ class OvhKubeNodepool(KubeModule):
         if removing:
             body["nodesToRemove"] = removing
             if "desiredNodes" not in body:
-                wanted = p["desired_nodes"] if p["desired_nodes"] is not None else \
+                body["desiredNodes"] = p["desired_nodes"] if p["desired_nodes"] is not None else \
                     max(0, (pool.get("desiredNodes") or 0) - len(removing))
-                body["desiredNodes"] = wanted
-        if not body:
-            return plan
-        patch = dict((k, v) for k, v in body.items() if k != "nodesToRemove")
-        what = ", ".join(sorted(body))
-        plan.add("update node pool %r (%s)" % (pool.get("name"), what),
-                 lambda: self._update(pool, body), patch=patch)
-        return plan
+        return body
 
     def nodes_to_remove(self, pool):
         refs = self.params["nodes_to_remove"]
         if not refs:
             return []
-        nodes = self.client.get(self.pool_path(pool["id"]) + "/nodes") or []
         known = set()
-        for node in nodes:
+        for node in self.client.get(self.item_path(pool["id"]) + "/nodes") or []:
             known.update(v for v in (node.get("id"), node.get("instanceId"), node.get("name")) if v)
         return [ref for ref in refs if ref in known]
 
-    def plan_replace(self, old, leftovers, diffs):
-        p = self.params
-        if p["flavor"]:
-            self.check_flavor(p["flavor"])
-        used = [_created_key(c)[1] for c in [old] + leftovers]
-        new_name = "%s-r%d" % (p["name"], max(used + [0]) + 1)
-        body = self.creation_body(new_name, base=old)
-        plan = Plan(old)
-        plan.add("create node pool %r (%s) to replace %r" % (
-            new_name, ", ".join("%s %s" % (diff[0], diff[2]) for diff in diffs), old.get("name")),
-            lambda: self._create(body, wait=True), after=self.predicted(body))
-        for pool in [old] + leftovers:
-            plan.add("delete node pool %r (replaced)" % pool.get("name"), self._deleter(pool, replaced=True))
+    @staticmethod
+    def predicted(body):
+        pool = dict((k, v) for k, v in body.items() if k != "flavorName")
+        pool.update(flavor=body.get("flavorName"), id=None, status="INSTALLING")
+        return pool
+
+    # -- plans ---------------------------------------------------------------
+
+    def plan_create(self):
+        body = self.creation_body(self.params["name"])
+        return Plan(None).add("create node pool %s (flavor %s)" % (body["name"], body["flavorName"]),
+                              lambda: self._create(body, wait=self.params["wait"]), after=self.predicted(body),
+                              creates=True)
+
+    def plan_update(self, current):
+        pool = current
+        diffs = self.differences(pool)
+        if diffs:
+            return self.plan_replace(pool, diffs)
+        plan = Plan(pool)
+        if self.leftovers:
+            plan.add("wait until node pool %s is READY" % pool.get("name"),
+                     lambda: self.wait_for("until_ready", self.fetcher(self.item_path(pool["id"])), KUBE_NODEPOOL,
+                                           pool.get("name")))
+            for old in self.leftovers:
+                plan.add("delete node pool %s (replaced)" % old.get("name"), self._deleter(old, replaced=True))
+        body = self.update_body(pool)
+        if body:
+            plan.add("update node pool %s (%s)" % (pool.get("name"), ", ".join(sorted(body))),
+                     lambda: self._update(pool, body), patch=dict((k, v) for k, v in body.items()
+                                                                  if k != "nodesToRemove"))
         return plan
 
-    def plan_delete_pools(self, pools):
-        plan = Plan(pools[0] if len(pools) == 1 else {"pools": pools})
+    def plan_replace(self, old, diffs):
+        used = [_created_key(c)[1] for c in [old] + self.leftovers]
+        new_name = "%s-r%d" % (self.params["name"], max(used + [0]) + 1)
+        body = self.creation_body(new_name, base=old)
+        plan = Plan(old).add("create node pool %s (%s) to replace %s" % (
+            new_name, ", ".join("%s %s" % (diff[0], diff[2]) for diff in diffs), old.get("name")),
+            lambda: self._create(body, wait=True), after=self.predicted(body), creates=True)
+        for pool in [old] + self.leftovers:
+            plan.add("delete node pool %s (replaced)" % pool.get("name"), self._deleter(pool, replaced=True))
+        return plan
+
+    def plan_absent(self, current):
+        pools = self.pools
+        plan = Plan(pools[0] if len(pools) == 1 else ({"pools": pools} if pools else None))
         for pool in pools:
-            plan.add("delete node pool %r" % pool.get("name"), self._deleter(pool))
+            plan.add("delete node pool %s" % pool.get("name"), self._deleter(pool))
         plan.after = None
         return plan
 
     # -- steps ---------------------------------------------------------------
 
     def _create(self, body, wait):
-        self.cluster_stable(self._cluster)
-        created = self.create_or_adopt(self.pool_path(), body, lambda: self.find_by_name(body["name"]),
-                                       "node pool %r" % body["name"])
-        self._pool_id = created["id"]
+        self.cluster_stable(self.cluster)
+        created = self.create_or_adopt(self.pools_path, body, lambda: self.find_by_name(body["name"]),
+                                       "node pool %s" % body["name"])
         if wait:
-            self.wait_for("until_ready", self.fetcher(self._pool_id), KUBE_NODEPOOL, repr(body["name"]),
-                          appear_within=NOT_FOUND_AFTER_CREATE)
+            self.wait_created(created["id"], body["name"])
+        return created
 
     def _update(self, pool, body):
-        self.wait_for("until_stable", self.fetcher(pool["id"]), KUBE_NODEPOOL, repr(pool.get("name")))
-        self.client.put(self.pool_path(pool["id"]), body)
+        self.put(pool["id"], body)
         if self.params["wait"]:
-            self.wait_for("until_ready", self.fetcher(pool["id"]), KUBE_NODEPOOL, repr(pool.get("name")))
+            self.wait_for("until_ready", self.fetcher(self.item_path(pool["id"])), KUBE_NODEPOOL, pool.get("name"))
 
     def _deleter(self, pool, replaced=False):
         def record():
             self.result.setdefault("replaced", []).append(
                 {"name": pool.get("name"), "id": pool["id"], "flavor": pool.get("flavor")})
-        return self.delete_step(self.pool_path(pool["id"]), self.fetcher(pool["id"]), KUBE_NODEPOOL,
-                                repr(pool.get("name")), missing_ok=True, deleted=record if replaced else None)
-
-    def _finish_replacement(self, keep):
-        def run():
-            self.wait_for("until_ready", self.fetcher(keep["id"]), KUBE_NODEPOOL, repr(keep.get("name")))
-        return run
-
-    # -- dispatch --------------------------------------------------------------
-
-    def run(self):
-        p = self.params
-        self._pool_id = None
-        self._cluster = self.require_cluster(p["cluster"])
-        pools = self.candidates(self.list_pools())
-        if p["state"] == "absent":
-            if pools:
-                self.execute(self.plan_delete_pools(pools))
-            return
-
-        if not pools:
-            plan = self.plan_create()
-        else:
-            keep, leftovers = self.choose(pools)
-            diffs = self.immutable_diff(keep)
-            if diffs:
-                if not p["replace_on_change"]:
-                    self.fail("%s; set replace_on_change=true to replace the pool (a new pool %s-r<N> is created, "
-                              "and the old one is deleted once the new one is READY)." % ("; ".join(
-                                  "%s cannot be updated (pool %r has %r, asked %r)" % (o, keep.get("name"), h, w)
-                                  for o, h, w in diffs), p["name"]))
-                plan = self.plan_replace(keep, leftovers, diffs)
-            else:
-                plan = Plan(keep)
-                if leftovers:
-                    plan.add("wait until node pool %r is READY" % keep.get("name"),
-                             self._finish_replacement(keep))
-                    for pool in leftovers:
-                        plan.add("delete node pool %r (replaced)" % pool.get("name"),
-                                 self._deleter(pool, replaced=True))
-                self._pool_id = keep["id"]
-                plan = self.plan_update(keep, plan)
-        applied = self.execute(plan)
-        if not applied:
-            after = plan.after
-            if not plan.changed:
-                after = self.wait_unchanged(plan.before, self.fetcher(plan.before["id"]), KUBE_NODEPOOL,
-                                            repr(plan.before.get("name")))
-            if after is not None:
-                self.result["nodepool"] = after
-            return
-        pool = self.waiter.until_found(self.fetcher(self._pool_id), repr(p["name"]), NOT_FOUND_AFTER_CREATE)
-        self.result["nodepool"] = pool or plan.after
-
-    def choose(self, pools):
-        """The pool to manage, and the pools an interrupted replacement left behind."""
-        if len(pools) == 1:
-            return pools[0], []
-        names = ", ".join(sorted(c.get("name") for c in pools))
-        if not self.params["replace_on_change"]:
-            self.fail("Several node pools belong to %r (%s), probably an interrupted replacement: rerun with "
-                      "replace_on_change=true to finish it (the newest pool with the wanted settings is kept, the "
-                      "others are deleted once it is READY), or delete the extra pools."
-                      % (self.params["name"], names))
-        matching = [c for c in pools if not self.immutable_diff(c)]
-        keep = max(matching or pools, key=_created_key)
-        return keep, [c for c in pools if c is not keep]
+        path = self.item_path(pool["id"])
+        return self.delete_step(path, self.fetcher(path), KUBE_NODEPOOL, pool.get("name"), missing_ok=True,
+                                deleted=record if replaced else None)
 
 
 def main():

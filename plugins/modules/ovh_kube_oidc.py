@@ -136,6 +136,9 @@ failure:
   type: dict
 """
 
+import base64
+import binascii
+
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none, merge
 
@@ -152,8 +155,20 @@ FIELDS = (
 )
 
 
+def is_base64_pem(text):
+    """True for the base64 encoding of a PEM certificate (what the API's caContent is)."""
+    try:
+        decoded = base64.b64decode("".join(text.split()), validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        return False
+    return "-----BEGIN CERTIFICATE-----" in decoded
+
+
 class OvhKubeOidc(KubeModule):
     resource_key = "oidc"
+    what = "OpenID Connect configuration"
+    return_deleted = False
+    not_empty = ("oidc_client_id",)
     argument_spec = dict(
         cluster=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -172,41 +187,49 @@ class OvhKubeOidc(KubeModule):
     module_kwargs = dict(required_if=[("state", "present", ("oidc_client_id", "issuer_url"))])
 
     def validate(self):
-        url = self.params["issuer_url"]
-        if url is not None and not url.startswith("https://"):
-            self.fail("issuer_url must be an https:// URL, not %r." % url)
-        for claim in self.params["required_claim"] or []:
+        p = self.params
+        if p["issuer_url"] is not None and not p["issuer_url"].startswith("https://"):
+            self.fail("issuer_url must be an https:// URL, not %r." % p["issuer_url"])
+        for claim in p["required_claim"] or []:
             if "=" not in claim:
                 self.fail("required_claim entries are key=value pairs, not %r." % claim)
+        if p["ca_content"] is not None and not is_base64_pem(p["ca_content"]):
+            self.fail("ca_content must be the base64 encoding of a PEM certificate (base64 -w0 ca.pem), not the "
+                      "certificate itself or other text.")
 
-    def desired(self):
-        return dict((field, self.params[option]) for option, field in FIELDS)
+    def prepare(self):
+        self.cluster = self.require_cluster(self.params["cluster"])
+        self.result["cluster_id"] = self.cluster["id"]
+        self.path = self.cluster_path(self.cluster["id"]) + "/openIdConnect"
 
-    def run(self):
-        cluster = self.require_cluster(self.params["cluster"])
-        cid = cluster["id"]
-        path = self.cluster_path(cid) + "/openIdConnect"
-        self.result["cluster_id"] = cid
-        current = self.client.get_or_none(path)
+    def find(self):
+        return self.client.get_or_none(self.path)
+
+    def read_back(self, obj, created=False):
+        return self.client.get_or_none(self.path)
+
+    def plan_create(self):
+        want = drop_none(dict((field, self.params[option]) for option, field in FIELDS))
+        return Plan(None).add("configure OpenID Connect (issuer %s)" % want["issuerUrl"], lambda: self.cluster_write(
+            self.cluster, lambda: self.create_or_adopt(self.path, want, self.find, "OpenID Connect configuration")),
+            after=want)
+
+    def plan_update(self, current):
+        want = drop_none(dict((field, self.params[option]) for option, field in FIELDS))
         plan = Plan(current)
-        if self.params["state"] == "absent":
-            if current is not None:
-                plan.delete("remove OpenID Connect",
-                            lambda: self.cluster_write(cluster, lambda: self.delete_if_exists(path)))
-            self.execute(plan)
-            return
-        want = drop_none(self.desired())
-        if current is None:
-            plan.add("configure OpenID Connect (issuer %s)" % want["issuerUrl"],
-                     lambda: self.cluster_write(cluster, lambda: self.create_or_adopt(
-                         path, want, lambda: self.client.get_or_none(path), "OpenID Connect configuration")),
-                     after=want)
-        elif changed_fields(current, want):
+        changes = changed_fields(current, want)
+        if changes:
             body = drop_none(merge(current, want))
-            plan.add("update OpenID Connect (%s)" % ", ".join(sorted(changed_fields(current, want))),
-                     lambda: self.cluster_write(cluster, lambda: self.client.put(path, body)), after=merge(current, want))
-        applied = self.execute(plan)
-        self.result["oidc"] = self.client.get_or_none(path) if applied else plan.after
+            plan.add("update OpenID Connect (%s)" % ", ".join(sorted(changes)),
+                     lambda: self.cluster_write(self.cluster, lambda: self.client.put(self.path, body)),
+                     after=merge(current, want))
+        return plan
+
+    def plan_absent(self, current):
+        if current is None:
+            return Plan(None)
+        return Plan(current).delete("remove OpenID Connect", lambda: self.cluster_write(
+            self.cluster, lambda: self.delete_if_exists(self.path)))
 
 
 def main():

@@ -169,14 +169,14 @@ def test_capabilities_versions_come_from_the_schema_enum():
 
     mod = _module(caps.OvhKubeCapabilitiesInfo, [])
     mod._client = Schema({"models": {"cloud.kube.VersionEnum": {"enum": ["1.31", "1.9", "1.30", "1.33"]}}})
-    assert mod.versions() == ["1.9", "1.30", "1.31", "1.33"] and mod._client.paths == ["/cloud.json"]
+    assert mod.offered_versions() == ["1.9", "1.30", "1.31", "1.33"] and mod._client.paths == ["/cloud.json"]
     mod._client = Schema({"models": {}})
-    assert mod.versions() is None and "no cloud.kube.VersionEnum" in mod.module.warnings[-1]
+    assert mod.offered_versions() is None and "no cloud.kube.VersionEnum" in mod.module.warnings[-1]
     mod._client = Schema(OvhApiError("Invalid URL", http_status=404))
-    assert mod.versions() is None and "answered 404" in mod.module.warnings[-1]
+    assert mod.offered_versions() is None and "answered 404" in mod.module.warnings[-1]
     mod._client = Schema(OvhApiError("boom", http_status=500))
     with pytest.raises(OvhApiError):
-        mod.versions()
+        mod.offered_versions()
 
 
 def test_a_get_whose_query_values_are_all_unset_has_no_question_mark(monkeypatch):
