@@ -11,14 +11,15 @@ class ModuleDocFragment(object):
     # The database service that users, databases and connection pools belong to.
     DOCUMENTATION = r"""
 options:
-  cluster:
+  service:
     description:
       - The managed database service (OVH calls it a cluster) this object belongs to.
       - Its ID, or its description (the name given with M(keikolatam.gitops.ovh_database)). A description
         that matches several services fails; use the ID then.
+      - Its former name C(cluster) is an alias.
     type: str
     required: true
-    aliases: [cluster_id]
+    aliases: [service_id, cluster, cluster_id]
   engine:
     description:
       - The engine of the service. Only V(postgresql) for now.

@@ -152,12 +152,13 @@ options:
         the fork gets its own description.
     type: dict
     suboptions:
-      cluster:
+      service:
         description:
           - The service to fork, by ID or by description.
+          - Its former name C(cluster) is an alias.
         type: str
         required: true
-        aliases: [service_id]
+        aliases: [service_id, cluster]
       backup_id:
         description:
           - The ID of the backup to restore (see M(keikolatam.gitops.ovh_database_backup_info)).
@@ -219,7 +220,7 @@ EXAMPLES = r"""
     nodes: 2
     region: GRA
     fork_from:
-      cluster: keiko-production
+      service: keiko-production
       point_in_time: "2025-01-31T03:00:00Z"
 
 - name: Delete a service (both options are needed)
@@ -233,9 +234,15 @@ EXAMPLES = r"""
 RETURN = r"""
 database:
   description:
+    - Deprecated, the same as RV(service) (its former name); it will be removed in a later release.
+  returned: when the service exists, is created, or is deleted
+  type: dict
+service:
+  description:
     - The service, as the API returns it (C(cloud.project.database.Service)). In check mode, the predicted
       service (without the fields only the API knows, such as C(id) on a create).
     - With O(state=absent), the service as it was before its deletion.
+    - Its former name RV(database) is still returned, with the same value.
   returned: when the service exists, is created, or is deleted
   type: dict
   sample:
@@ -290,15 +297,24 @@ import ipaddress
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._database import (
     ENGINES,
+    check_advanced_configuration,
+    check_service_spec,
     find_services,
     get_service,
+)
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import (
+    Immutable,
+    OvhModule,
+    Plan,
+    drop_none,
     is_uuid,
 )
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan, drop_none
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
 NODE_KEYS = ("flavor", "region", "role")
 NODE_ROLES = ("STANDARD", "ANALYTICS")
+NETWORK_ID = ("the OpenStack ID of the network in the region, openstack_ids of keikolatam.gitops.ovh_private_network, "
+              "not its pn-... ID")
 
 
 def normalize_time(value):
@@ -342,8 +358,27 @@ def stringify(value):
     return str(value)
 
 
+def _wanted_region(module):
+    return module.params["region"] or next((n["region"] for n in module.node_list or [] if n.get("region")), None)
+
+
 class OvhDatabase(OvhModule):
-    resource_key = "database"
+    resource_key = "service"
+    resource_aliases = ("database",)
+    composite = True
+    what = "database service"
+    name_option = name_field = "description"
+    model = DATABASE
+    not_empty = ("description",)
+    uuid_options = {"id": "the service's ID", "network_id": NETWORK_ID, "subnet_id": "a subnet of network_id"}
+    immutable = (
+        Immutable("engine", "engine", "create a new service (another description) and move the data; this module "
+                  "never deletes a service implicitly"),
+        Immutable("region", "region", "fork it into a new service in the new region instead",
+                  value=_wanted_region),
+        Immutable("network_id", "networkId", "create a new service on that network (fork_from) instead"),
+        Immutable("subnet_id", "subnetId", "create a new service on that network (fork_from) instead"),
+    )
     argument_spec = dict(
         engine=dict(type="str", default="postgresql", choices=list(ENGINES)),
         description=dict(type="str"),
@@ -368,7 +403,7 @@ class OvhDatabase(OvhModule):
         advanced_configuration=dict(type="dict"),
         deletion_protection=dict(type="bool", default=True),
         fork_from=dict(type="dict", options=dict(
-            cluster=dict(type="str", required=True, aliases=["service_id"]),
+            service=dict(type="str", required=True, aliases=["service_id", "cluster"]),
             backup_id=dict(type="str"),
             point_in_time=dict(type="str"),
         ), mutually_exclusive=[["backup_id", "point_in_time"]],
@@ -376,7 +411,7 @@ class OvhDatabase(OvhModule):
     )
     module_kwargs = dict(
         required_one_of=[["description", "id"]],
-        required_by={"subnet_id": "network_id"},
+        required_together=[["network_id", "subnet_id"]],
     )
 
     # -- input -------------------------------------------------------------------------------
@@ -406,6 +441,11 @@ class OvhDatabase(OvhModule):
                         self.fail("nodes[%d].role must be one of %s." % (i, ", ".join(NODE_ROLES)))
                     self.node_list.append(dict((k, node.get(k)) for k in NODE_KEYS))
                 self.node_count = len(self.node_list)
+                for key, default in (("flavor", p["flavor"]), ("region", p["region"])):
+                    values = sorted(set(n.get(key) or default for n in self.node_list) - set([None]))
+                    if len(values) > 1:
+                        self.fail("All nodes of a service are in one region and have one flavor; nodes names the "
+                                  "%ss %s." % (key, ", ".join(values)))
             else:
                 self.fail("nodes must be a positive number or a non-empty list of nodes, got %r." % (nodes,))
         for name in ("backup_time", "maintenance_time"):
@@ -414,19 +454,11 @@ class OvhDatabase(OvhModule):
                 if norm is None:
                     self.fail("%s must be a time of day, HH:MM or HH:MM:SS, got %r." % (name, p[name]))
                 p[name] = norm
-        if p["ip_restrictions"] is not None:
-            for entry in p["ip_restrictions"]:
-                block = normalize_block(entry["ip"])
-                if block is None:
-                    self.fail("ip_restrictions: %r is not an IP address or block." % entry["ip"])
-                entry["ip"] = block
-        for name in ("id", "network_id", "subnet_id"):
-            if p[name] is not None and not is_uuid(p[name]):
-                hint = ""
-                if name == "network_id":
-                    hint = (" Use the OpenStack ID of the network in the region (openstack_ids of "
-                            "keikolatam.gitops.ovh_private_network), not its pn-... ID.")
-                self.fail("%s must be a UUID, got %r.%s" % (name, p[name], hint))
+        for entry in p["ip_restrictions"] or []:
+            block = normalize_block(entry["ip"])
+            if block is None:
+                self.fail("ip_restrictions: %r is not an IP address or block." % entry["ip"])
+            entry["ip"] = block
         if p["disk_size"] is not None and p["disk_size"] < 1:
             self.fail("disk_size must be a positive number of GB.")
         if p["advanced_configuration"] is not None:
@@ -442,60 +474,56 @@ class OvhDatabase(OvhModule):
         if p["state"] == "absent" and p["fork_from"] is not None:
             self.fail("fork_from is only used with state=present.")
 
-    # -- lookups -----------------------------------------------------------------------------
+    # -- lookups and the API's rules ---------------------------------------------------------
 
     @property
     def engine_path(self):
         return "%s/database/%s" % (self.project_path, self.params["engine"])
 
-    def service_path(self, service_id):
-        return "%s/%s" % (self.engine_path, service_id)
+    def item_path(self, oid):
+        return "%s/%s" % (self.engine_path, oid)
 
-    def find(self, include_going_away=False):
-        """The service named by the options (any engine), or None."""
+    def find(self):
+        """The service named by the options (any engine), or None; with O(state=absent), also one being deleted."""
         p = self.params
-        if p["id"]:
-            svc = get_service(self.client, self.project_path, p["id"])
-            if svc is not None and svc.get("status") == "DELETING" and not include_going_away:
-                return None
-            return svc
-        found = find_services(self.client, self.project_path, description=p["description"],
-                              include_going_away=include_going_away)
-        if len(found) > 1:
-            self.fail("%d database services have the description %r (%s); set id to choose one."
-                      % (len(found), p["description"], ", ".join(sorted(s["id"] for s in found))))
-        return found[0] if found else None
+        going = () if p["state"] == "absent" else ("DELETING",)
+        return self.find_own(lambda: find_services(self.client, self.project_path, description=p["description"],
+                                                   include_going_away=True),
+                             get=lambda sid: get_service(self.client, self.project_path, sid), gone=going)
 
-    def fetcher(self, service_id):
-        return lambda: self.client.get_or_none(self.service_path(service_id))
+    def preflight(self, current):
+        p = self.params
+        if p["state"] == "absent":
+            return
+        if current is None:
+            missing = [o for o in ("plan", "version", "region", "nodes") if p[o] in (None, "")]
+            if not p["flavor"] and not (self.node_list and all(n.get("flavor") for n in self.node_list)):
+                missing.append("flavor")
+            if missing:
+                self.fail("To create database service %s, set %s." % (self.label(), ", ".join(missing)))
+        flavor = p["flavor"] or next((n["flavor"] for n in self.node_list or [] if n.get("flavor")), None)
+        check_service_spec(self, p["engine"], dict(
+            plan=p["plan"], flavor=flavor, version=p["version"], nodes=self.node_count, disk=p["disk_size"],
+            region=_wanted_region(self) if current is None else None, backup_regions=p["backup_regions"],
+            network=p["network_id"]), current)
+        if current is not None and p["advanced_configuration"]:
+            check_advanced_configuration(self, self.item_path(current["id"]), p["advanced_configuration"],
+                                         self.label(current))
+        if current is None and p["fork_from"] is not None:
+            self.fork_source = self.resolve_fork_source(p["fork_from"]["service"])
 
-    def what(self, svc=None):
-        return (svc or {}).get("description") or self.params["description"] or self.params["id"]
+    def resolve_fork_source(self, ref):
+        p = self.params
+        svc = self.resolve(ref, "database service", "fork_from.service",
+                           lambda: find_services(self.client, self.project_path, description=ref, engine=p["engine"]),
+                           get=lambda sid: get_service(self.client, self.project_path, sid), is_id=is_uuid,
+                           key="description")
+        if svc.get("engine") != p["engine"]:
+            self.fail("fork_from: service %s is a %s service; a fork keeps the engine (%s)."
+                      % (ref, svc.get("engine"), p["engine"]))
+        return svc
 
     # -- present -----------------------------------------------------------------------------
-
-    def check_unchangeable(self, current):
-        p = self.params
-        name = self.what(current)
-        if current.get("engine") != p["engine"]:
-            self.fail("The engine of database service %s cannot be updated: it is %s, the task asks for %s. "
-                      "Nothing was changed. Create a new service (another description) and move the data; "
-                      "this module never deletes a service implicitly." % (name, current.get("engine"), p["engine"]))
-        regions = set()
-        if p["region"]:
-            regions.add(p["region"])
-        for node in self.node_list or []:
-            if node.get("region"):
-                regions.add(node["region"])
-        for region in regions:
-            if current.get("region") and region != current.get("region"):
-                self.fail("The region of database service %s cannot be updated: it is %s, the task asks for %s. "
-                          "Nothing was changed; fork it into a new service in the new region instead."
-                          % (name, current.get("region"), region))
-        for opt, field in (("network_id", "networkId"), ("subnet_id", "subnetId")):
-            if p[opt] is not None and p[opt] != current.get(field):
-                self.fail("The %s of database service %s cannot be updated (it is %s). Nothing was changed."
-                          % (opt, name, current.get(field)))
 
     def desired_ip_restrictions(self, current):
         p = self.params
@@ -532,12 +560,9 @@ class OvhDatabase(OvhModule):
                            ("maintenance_time", "maintenanceTime")):
             if p[opt] is not None and str(p[opt]) != str(current.get(field)):
                 body[field] = p[opt]
-        if self.node_list and p["flavor"] is None:
-            flavors = set(n["flavor"] for n in self.node_list if n.get("flavor"))
-            if len(flavors) > 1:
-                self.fail("All nodes of a service have the same flavor; nodes names %s." % ", ".join(sorted(flavors)))
-            if flavors and flavors != set([current.get("flavor")]):
-                body["flavor"] = flavors.pop()
+        flavors = set(n["flavor"] for n in self.node_list or [] if n.get("flavor"))
+        if p["flavor"] is None and flavors and flavors != set([current.get("flavor")]):
+            body["flavor"] = flavors.pop()
         if self.node_count is not None and self.node_count != current.get("nodeNumber"):
             body["nodeNumber"] = self.node_count
         if p["disk_size"] is not None and p["disk_size"] != ((current.get("disk") or {}).get("size")):
@@ -559,13 +584,6 @@ class OvhDatabase(OvhModule):
 
     def creation_body(self):
         p = self.params
-        missing = [o for o in ("plan", "version", "region", "nodes") if p[o] in (None, "")]
-        if not p["flavor"] and not (self.node_list and all(n.get("flavor") for n in self.node_list)):
-            missing.append("flavor")
-        if not p["description"]:
-            missing.append("description")
-        if missing:
-            self.fail("To create database service %s, set %s." % (self.what(), ", ".join(missing)))
         body = dict(description=p["description"], plan=p["plan"], version=p["version"])
         if self.node_list:
             body["nodesList"] = [drop_none(dict(flavor=n.get("flavor") or p["flavor"],
@@ -587,31 +605,16 @@ class OvhDatabase(OvhModule):
             body["ipRestrictions"] = ips
         fork = p["fork_from"]
         if fork is not None:
-            source = self.resolve_fork_source(fork["cluster"])
-            body["forkFrom"] = drop_none(dict(serviceId=source["id"], backupId=fork.get("backup_id"),
+            body["forkFrom"] = drop_none(dict(serviceId=self.fork_source["id"], backupId=fork.get("backup_id"),
                                               pointInTime=fork.get("point_in_time")))
         return body
-
-    def resolve_fork_source(self, ref):
-        svc = get_service(self.client, self.project_path, ref) if is_uuid(ref) else None
-        if svc is None:
-            found = find_services(self.client, self.project_path, description=ref, engine=self.params["engine"])
-            if len(found) > 1:
-                self.fail("fork_from: %d services have the description %r; use the ID." % (len(found), ref))
-            svc = found[0] if found else None
-        if svc is None:
-            self.fail("fork_from: no database service with the ID or description %r." % ref)
-        if svc.get("engine") != self.params["engine"]:
-            self.fail("fork_from: service %r is a %s service; a fork keeps the engine (%s)."
-                      % (ref, svc.get("engine"), self.params["engine"]))
-        return svc
 
     def predicted(self, body):
         p = self.params
         out = dict(
             description=body["description"], engine=p["engine"], plan=body["plan"], version=body["version"],
             flavor=p["flavor"] or body.get("nodesList", [{}])[0].get("flavor"),
-            nodeNumber=self.node_count, region=p["region"], status="CREATING",
+            nodeNumber=self.node_count, region=_wanted_region(self), status="CREATING",
             networkType="private" if p["network_id"] else "public",
             networkId=p["network_id"], subnetId=p["subnet_id"],
             ipRestrictions=[dict(r, status="CREATING") for r in body.get("ipRestrictions", [])],
@@ -621,126 +624,76 @@ class OvhDatabase(OvhModule):
                 out[key] = body[key]
         return out
 
-    def present(self, current):
-        p = self.params
-        if current is None:
-            if p["id"]:
-                self.fail("No database service with the ID %s; to create one, set description instead of id."
-                          % p["id"])
-            self.create()
-        else:
-            self.check_unchangeable(current)
-            self.update(current)
-
-    def create(self):
+    def plan_create(self):
         p = self.params
         body = self.creation_body()
-        engine = p["engine"]
-        state = {}
         plan = Plan(None)
-        adv = p["advanced_configuration"]
-
-        def find():
-            found = find_services(self.client, self.project_path, description=p["description"], engine=engine)
-            return found[0] if found else None
-
-        def do_create():
-            state["svc"] = self.create_or_adopt(self.engine_path, body, find, "database service %s" % p["description"])
-
-        summary = "create %s service %s" % (engine, p["description"])
+        summary = "create %s service %s" % (p["engine"], p["description"])
         if p["fork_from"]:
             summary += " forked from %s" % body["forkFrom"]["serviceId"]
-        plan.add(summary, do_create, after=dict(database=self.predicted(body)))
+        plan.add(summary, lambda: self.create_or_adopt(
+            self.engine_path, body, lambda: (find_services(self.client, self.project_path, engine=p["engine"],
+                                                           description=p["description"]) or [None])[0],
+            "database service %s" % p["description"]), after=dict(service=self.predicted(body)), creates=True)
+        adv = p["advanced_configuration"]
         if adv:
             # The service must be ready before its configuration can change: this waits even with wait=false.
             plan.add("set the advanced configuration of %s: %s" % (p["description"], ", ".join(sorted(adv))),
-                     lambda: self.apply_advanced_configuration(state["svc"], {}, adv),
+                     lambda: self.put(plan.created["id"], adv, "/advancedConfiguration"),
                      patch=dict(advanced_configuration=adv))
-        if not self.execute(plan):
-            self.result["database"] = self.redact(plan.after["database"])
-            if adv:
-                self.result["advanced_configuration"] = dict(adv)
-            return
-        svc = state["svc"]
-        if p["wait"]:
-            svc = self.wait_for("until_ready", self.fetcher(svc["id"]), DATABASE, p["description"])
-        elif adv:
-            svc = self.client.get(self.service_path(svc["id"]))
-        self.result["database"] = svc
-        if adv:
-            self.result["advanced_configuration"] = self.client.get(
-                "%s/advancedConfiguration" % self.service_path(svc["id"])) or {}
+        return plan
 
-    def update(self, current):
+    def plan_update(self, current):
         p = self.params
-        name = self.what(current)
+        name = self.label(current)
+        sid = current["id"]
         body = self.update_body(current)
-        adv_before = adv_change = None
+        before = dict(service=current)
+        adv_change = None
         if p["advanced_configuration"] is not None:
-            adv_before = self.client.get("%s/advancedConfiguration" % self.service_path(current["id"])) or {}
-            adv_change = dict((k, v) for k, v in p["advanced_configuration"].items() if adv_before.get(k) != v)
-        before = dict(database=current)
-        if adv_before is not None:
-            before["advanced_configuration"] = adv_before
+            before["advanced_configuration"] = self.client.get(self.item_path(sid) + "/advancedConfiguration") or {}
+            adv_change = dict((k, v) for k, v in p["advanced_configuration"].items()
+                              if before["advanced_configuration"].get(k) != v)
         plan = Plan(before)
-        path = self.service_path(current["id"])
         if body:
             patch = dict(body)
             if "ipRestrictions" in patch:
                 old = dict((r.get("ip"), r.get("status")) for r in current.get("ipRestrictions") or [])
                 patch["ipRestrictions"] = [dict(r, status=old.get(r["ip"], "CREATING")) for r in body["ipRestrictions"]]
-            plan.add("update service %s: %s" % (name, ", ".join(sorted(body))),
-                     lambda: self.put_service(current, body), patch=dict(database=patch))
+            plan.add("update service %s: %s" % (name, ", ".join(sorted(body))), lambda: self.put(sid, body),
+                     patch=dict(service=patch))
         if adv_change:
+            merged = dict(before["advanced_configuration"], **adv_change)
             plan.add("set advanced configuration of %s: %s" % (name, ", ".join(sorted(adv_change))),
-                     lambda: self.apply_advanced_configuration(current, adv_before, adv_change),
+                     lambda: self.put(sid, merged, "/advancedConfiguration"),
                      patch=dict(advanced_configuration=adv_change))
-        if not self.execute(plan):
-            svc = plan.after["database"]
-            if not plan.changed:
-                svc = self.wait_unchanged(current, self.fetcher(current["id"]), DATABASE, name)
-            self.result["database"] = self.redact(svc)
-            if adv_before is not None:
-                self.result["advanced_configuration"] = plan.after["advanced_configuration"]
-            return
-        if p["wait"]:
-            svc = self.wait_for("until_ready", self.fetcher(current["id"]), DATABASE, name)
-        else:
-            svc = self.client.get(path)
-        self.result["database"] = svc
-        if adv_before is not None:
-            self.result["advanced_configuration"] = self.client.get("%s/advancedConfiguration" % path) or {}
+        return plan
 
-    def put_service(self, current, body):
-        self.wait_for("until_stable", self.fetcher(current["id"]), DATABASE, self.what(current))
-        self.client.put(self.service_path(current["id"]), body)
-
-    def apply_advanced_configuration(self, svc, before, change):
-        self.wait_for("until_stable", self.fetcher(svc["id"]), DATABASE, self.what(svc))
-        merged = dict(before or {})
-        merged.update(change)
-        self.client.put("%s/advancedConfiguration" % self.service_path(svc["id"]), merged)
+    def read_parts(self, obj):
+        if self.params["advanced_configuration"] is None:
+            return {}
+        return {"advanced_configuration": self.client.get(self.item_path(obj["id"]) + "/advancedConfiguration")
+                or {}}
 
     # -- absent ------------------------------------------------------------------------------
 
-    def absent(self, current):
+    def plan_absent(self, current):
         p = self.params
         if current is None:
-            going = self.find(include_going_away=True)
-            if going is not None and p["wait"] and not self.module.check_mode:
-                self.wait_for("until_gone", self.fetcher(going["id"]), DATABASE, self.what(going))
-            return
-        name = self.what(current)
+            return Plan(None)
+        name = self.label(current)
+        if current.get("status") == "DELETING":
+            if p["wait"] and not self.module.check_mode:
+                self.wait_for("until_gone", self.fetcher(self.item_path(current["id"])), DATABASE, name)
+            return Plan(None)
         if current.get("engine") != p["engine"]:
             self.fail("Database service %s is a %s service, not %s; nothing was deleted."
                       % (name, current.get("engine"), p["engine"]))
-        self.result["database"] = current
+        self.result["service"] = current
         if p["deletion_protection"]:
             self.fail("Database service %s (%s) is protected: deletion_protection is true. Set "
                       "deletion_protection: false in this task to delete it; nothing was deleted." % (name, current["id"]))
-        sid = current["id"]
-        self.execute(self.plan_delete(current, "delete %s service %s (%s)" % (current.get("engine"), name, sid),
-                                      self.service_path(sid), self.fetcher(sid), DATABASE, name))
+        return super(OvhDatabase, self).plan_absent(current)
 
 
 def main():

@@ -39,7 +39,7 @@ EXAMPLES = r"""
 - name: The backups of the production service
   keikolatam.gitops.ovh_database_backup_info:
     service_name: "{{ ovh_project_id }}"
-    cluster: keiko-production
+    service: keiko-production
     status: [READY]
   register: backups
 
@@ -53,7 +53,7 @@ EXAMPLES = r"""
     nodes: 2
     region: GRA
     fork_from:
-      cluster: "{{ backups.cluster_id }}"
+      service: "{{ backups.service_id }}"
       backup_id: "{{ (backups.backups | last).id }}"
 """
 
@@ -73,7 +73,11 @@ backups:
       regions: [{"name": "GRA"}]
       size: {"unit": "B", "value": 104857600}
 cluster_id:
-  description: The ID of the service the backups belong to.
+  description: Deprecated, the same as RV(service_id) (its former name); it will be removed in a later release.
+  returned: always
+  type: str
+service_id:
+  description: The ID of the service the backups belong to. Its former name RV(cluster_id) is still returned.
   returned: always
   type: str
 pitr:
@@ -99,19 +103,19 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._database import
 class OvhDatabaseBackupInfo(OvhDatabaseChildModule):
     waits = False
     argument_spec = dict(
-        OvhDatabaseChildModule.CLUSTER_ARGS,
+        OvhDatabaseChildModule.SERVICE_ARGS,
         status=dict(type="list", elements="str"),
     )
 
     def run(self):
+        self.prepare()
         wanted = set(self.params["status"]) if self.params["status"] is not None else None
         every = self.list_objects("backup")
         every.sort(key=lambda b: (b.get("createdAt") or "", b.get("id")))
-        backups = [b for b in every if wanted is None or b.get("status") in wanted]
-        svc = self.cluster
+        svc = self.service
         ready = sorted(b.get("createdAt") for b in every if b.get("status") == "READY" and b.get("createdAt"))
-        self.result["backups"] = backups
-        self.result["cluster_id"] = svc["id"]
+        self.result["backups"] = [b for b in every if wanted is None or b.get("status") in wanted]
+        self.result["service_id"] = self.result["cluster_id"] = svc["id"]
         self.result["pitr"] = {"from": ready[0] if ready else None,
                                "until": (svc.get("backups") or {}).get("pitr")}
 

@@ -67,7 +67,7 @@ EXAMPLES = r"""
 - name: A transaction pool for the identity service
   keikolatam.gitops.ovh_database_connection_pool:
     service_name: "{{ ovh_project_id }}"
-    cluster: keiko-production
+    service: keiko-production
     name: identity-pool
     database: identity
     user: identity_service
@@ -118,14 +118,22 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._database import OvhDatabaseChildModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._database import (
+    OvhDatabaseChildModule,
+    check_identifier,
+)
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
+
+# The number of server connections the API allows a pool.
+SIZE_MAX = 10000
 
 
 class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
     resource_key = "connection_pool"
+    what = "connection pool"
+    kind = "connectionPool"
     argument_spec = dict(
-        OvhDatabaseChildModule.CLUSTER_ARGS,
+        OvhDatabaseChildModule.SERVICE_ARGS,
         name=dict(type="str", required=True),
         database=dict(type="str"),
         user=dict(type="str"),
@@ -135,82 +143,57 @@ class OvhDatabaseConnectionPool(OvhDatabaseChildModule):
     )
 
     def validate(self):
-        if self.params["size"] is not None and self.params["size"] < 1:
-            self.fail("size must be at least 1.")
+        check_identifier(self, "name")
+        if self.params["size"] is not None and not 1 <= self.params["size"] <= SIZE_MAX:
+            self.fail("size must be at least 1 and at most %d, not %d." % (SIZE_MAX, self.params["size"]))
 
-    def find(self):
-        return self.find_object("connectionPool")
-
-    def resolve(self, kind, ref, field):
-        """A database or user of the service, by ID or by name."""
-        objects = self.list_objects(kind)
-        for obj in objects:
-            if obj.get("id") == ref:
-                return obj["id"]
-        matches = [o for o in objects if o.get(field) == ref]
-        if not matches:
-            self.fail("No %s %r in database service %s." % (kind, ref, self.cluster.get("description")))
-        return matches[0]["id"]
-
-    def desired(self):
+    def preflight(self, current):
+        """The database and the user named by the options must exist (their IDs are what the API takes)."""
         p = self.params
-        want = {}
-        if p["database"] is not None:
-            want["databaseId"] = self.resolve("database", p["database"], "name")
-        if p["user"] is not None:
-            want["userId"] = self.resolve("user", p["user"], "username") if p["user"] else None
-        if p["mode"] is not None:
-            want["mode"] = p["mode"]
-        if p["size"] is not None:
-            want["size"] = p["size"]
-        return want
-
-    def pool_path(self, pool_id):
-        return self.child_path("connectionPool", pool_id)
-
-    def present(self, current):
-        p = self.params
-        want = self.desired()
+        if p["state"] == "absent":
+            return
         if current is None:
             missing = [o for o in ("database", "mode", "size") if p[o] is None]
             if missing:
                 self.fail("To create connection pool %s, set %s." % (p["name"], ", ".join(missing)))
-            body = dict(name=p["name"], databaseId=want["databaseId"], mode=want["mode"], size=want["size"])
-            if want.get("userId"):
-                body["userId"] = want["userId"]
-            plan = Plan(None)
-            state = {}
+        self.want = dict((k, v) for k, v in (("mode", p["mode"]), ("size", p["size"])) if v is not None)
+        if p["database"] is not None:
+            self.want["databaseId"] = self.resolve_id("database", p["database"], "name")
+        if p["user"] is not None:
+            self.want["userId"] = self.resolve_id("user", p["user"], "username") if p["user"] else None
 
-            def do_create():
-                state["pool"] = self.create_object("connectionPool", body, "connection pool %s" % p["name"])
+    def resolve_id(self, kind, ref, field):
+        """The ID of the service's database or user ``ref`` (its ID or name)."""
+        objects = self.list_objects(kind)
+        found = [o for o in objects if o.get("id") == ref] or [o for o in objects if o.get(field) == ref]
+        if not found:
+            self.fail("No %s %s in database service %s." % (kind, ref, self.service.get("description")))
+        return found[0]["id"]
 
-            plan.add("create connection pool %s" % p["name"], do_create, after=dict(body, userId=body.get("userId")))
-            self.result["connection_pool"] = state["pool"] if self.execute(plan) else plan.after
-            return
-        changes = dict((k, v) for k, v in want.items() if current.get(k) != v)
+    def plan_create(self):
+        p = self.params
+        body = dict(name=p["name"], databaseId=self.want["databaseId"], mode=p["mode"], size=p["size"])
+        if self.want.get("userId"):
+            body["userId"] = self.want["userId"]
+        return Plan(None).add("create connection pool %s" % p["name"],
+                              lambda: self.create_object(body, "connection pool %s" % p["name"]),
+                              after=dict(body, userId=body.get("userId")), creates=True)
+
+    def plan_update(self, current):
+        changes = dict((k, v) for k, v in self.want.items() if current.get(k) != v)
         plan = Plan(current)
         if changes:
             body = dict(databaseId=current.get("databaseId"), mode=current.get("mode"), size=current.get("size"),
                         userId=current.get("userId"))
             body.update(changes)
 
-            def do_update():
-                self.wait_cluster_ready()
-                self.client.put(self.pool_path(current["id"]), body)
+            def update():
+                self.wait_service_ready()
+                self.client.put(self.item_path(current["id"]), body)
 
-            plan.add("update connection pool %s: %s" % (p["name"], ", ".join(sorted(changes))), do_update,
+            plan.add("update connection pool %s: %s" % (self.params["name"], ", ".join(sorted(changes))), update,
                      patch=changes)
-        if self.execute(plan):
-            self.result["connection_pool"] = self.client.get(self.pool_path(current["id"]))
-        else:
-            self.result["connection_pool"] = plan.after
-
-    def absent(self, current):
-        if current is None:
-            return
-        self.result["connection_pool"] = current
-        self.execute(self.plan_delete_object(current, "connectionPool",
-                                             "delete connection pool %s" % self.params["name"]))
+        return plan
 
 
 def main():

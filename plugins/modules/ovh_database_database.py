@@ -49,7 +49,7 @@ EXAMPLES = r"""
 - name: One database per service of the platform
   keikolatam.gitops.ovh_database_database:
     service_name: "{{ ovh_project_id }}"
-    cluster: keiko-production
+    service: keiko-production
     name: "{{ item }}"
   loop: [identity, learning, reputation, passport, governance, marketplace]
 """
@@ -83,46 +83,37 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._database import OvhDatabaseChildModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._database import (
+    OvhDatabaseChildModule,
+    check_identifier,
+)
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
 
 class OvhDatabaseDatabase(OvhDatabaseChildModule):
     resource_key = "database"
+    what = "database"
+    kind = "database"
     argument_spec = dict(
-        OvhDatabaseChildModule.CLUSTER_ARGS,
+        OvhDatabaseChildModule.SERVICE_ARGS,
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
 
-    def find(self):
-        return self.find_object("database")
+    def validate(self):
+        check_identifier(self, "name")
 
-    def run(self):
-        p = self.params
-        current = self.find()
-        state = {}
-        if p["state"] == "present":
-            if current is not None:
-                self.result["database"] = current
-                return
-            plan = Plan(None)
+    def plan_create(self):
+        name = self.params["name"]
+        return Plan(None).add("create database %s" % name,
+                              lambda: self.create_object(dict(name=name), "database %s" % name),
+                              after=dict(name=name, default=False), creates=True)
 
-            def do_create():
-                state["db"] = self.create_object("database", dict(name=p["name"]), "database %s" % p["name"])
-
-            plan.add("create database %s" % p["name"], do_create, after=dict(name=p["name"], default=False))
-            if self.execute(plan):
-                self.result["database"] = state["db"]
-            else:
-                self.result["database"] = plan.after
-            return
-        if current is None:
-            return
-        self.result["database"] = current
-        if current.get("default"):
-            self.fail("Database %s is the default database of the service; it cannot be deleted." % p["name"])
-        self.execute(self.plan_delete_object(current, "database", "delete database %s" % p["name"]))
+    def plan_absent(self, current):
+        if current is not None and current.get("default"):
+            self.result["database"] = current
+            self.fail("Database %s is the default database of the service; it cannot be deleted." % current["name"])
+        return super(OvhDatabaseDatabase, self).plan_absent(current)
 
 
 def main():

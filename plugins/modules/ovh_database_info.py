@@ -27,11 +27,12 @@ attributes:
     support: full
     details: The module changes nothing.
 options:
-  cluster:
+  service:
     description:
       - Only this service, by ID or by description. Unset means every service of O(engine).
+      - Its former name C(cluster) is an alias.
     type: str
-    aliases: [cluster_id]
+    aliases: [service_id, cluster, cluster_id]
   engine:
     description:
       - The engine of the services to list.
@@ -53,7 +54,7 @@ EXAMPLES = r"""
 - name: Endpoints and CA of the production service, for the applications' configuration
   keikolatam.gitops.ovh_database_info:
     service_name: "{{ ovh_project_id }}"
-    cluster: keiko-production
+    service: keiko-production
     include: [certificates]
   register: pg_info
 
@@ -117,15 +118,15 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._database import find_services, get_service, is_uuid
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._database import find_services, get_service
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, is_uuid
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
 
 class OvhDatabaseInfo(OvhModule):
     waits = False
     argument_spec = dict(
-        cluster=dict(type="str", aliases=["cluster_id"]),
+        service=dict(type="str", aliases=["service_id", "cluster", "cluster_id"]),
         engine=dict(type="str", default="postgresql", choices=["postgresql"]),
         include=dict(type="list", elements="str", default=["certificates", "users", "databases", "connection_pools"],
                      choices=["certificates", "users", "databases", "connection_pools", "advanced_configuration"]),
@@ -133,7 +134,7 @@ class OvhDatabaseInfo(OvhModule):
 
     def services(self):
         p = self.params
-        ref = p["cluster"]
+        ref = p["service"]
         if ref is None:
             return find_services(self.client, self.project_path, engine=p["engine"], include_going_away=True)
         svc = get_service(self.client, self.project_path, ref) if is_uuid(ref) else None

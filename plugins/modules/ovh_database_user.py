@@ -65,7 +65,7 @@ EXAMPLES = r"""
 - name: The application user; its password goes straight into a Kubernetes secret
   keikolatam.gitops.ovh_database_user:
     service_name: "{{ ovh_project_id }}"
-    cluster: keiko-production
+    service: keiko-production
     name: identity_service
     roles: []
   register: identity_user
@@ -88,7 +88,7 @@ EXAMPLES = r"""
 - name: Rotate the password
   keikolatam.gitops.ovh_database_user:
     service_name: "{{ ovh_project_id }}"
-    cluster: keiko-production
+    service: keiko-production
     name: identity_service
     reset_password: true
   register: rotated
@@ -130,15 +130,22 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._database import OvhDatabaseChildModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._database import (
+    OvhDatabaseChildModule,
+    check_identifier,
+)
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
 
 class OvhDatabaseUser(OvhDatabaseChildModule):
     resource_key = "user"
+    what = "user"
+    kind = "user"
+    name_field = "username"
+    model = DATABASE
     argument_spec = dict(
-        OvhDatabaseChildModule.CLUSTER_ARGS,
+        OvhDatabaseChildModule.SERVICE_ARGS,
         name=dict(type="str", required=True),
         roles=dict(type="list", elements="str"),
         reset_password=dict(type="bool", default=False, no_log=False),
@@ -146,89 +153,71 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
     )
 
     def validate(self):
+        check_identifier(self, "name")
         if self.params["state"] == "absent" and self.params["reset_password"]:
             self.fail("reset_password is only used with state=present.")
 
-    def find(self):
-        return self.find_object("user", "username")
+    def preflight(self, current):
+        roles = self.params["roles"]
+        if self.params["state"] == "present" and roles:
+            known = self.client.get(self.child_path("roles")) or []
+            unknown = sorted(set(roles) - set(known))
+            if unknown:
+                self.fail("%s is not a role of database service %s (roles: %s)."
+                          % (", ".join(unknown), self.service.get("description"), ", ".join(sorted(known)) or "none"))
 
-    def user_path(self, user):
-        return self.child_path("user", user["id"])
-
-    def fetcher(self, user_id):
-        return lambda: self.client.get_or_none(self.child_path("user", user_id))
-
-    def present(self, current):
-        p = self.params
-        name = p["name"]
-        if current is None:
-            self.create()
-            return
-        plan = Plan(current)
-        roles = p["roles"]
-        if roles is not None and sorted(set(roles)) != sorted(set(current.get("roles") or [])):
-            plan.add("set the roles of user %s: %s" % (name, ", ".join(sorted(set(roles))) or "none"),
-                     lambda: self.put_roles(current, sorted(set(roles))), patch=dict(roles=sorted(set(roles))))
-        state = {}
-        if p["reset_password"]:
-            def do_reset():
-                state["user"] = self.reset(current)
-            plan.add("reset the password of user %s" % name, do_reset)
-        if not self.execute(plan):
-            self.result["user"] = self.redact(plan.after)
-            return
-        user = self.client.get(self.user_path(current))
-        if state.get("user"):
-            user = dict(user, password=state["user"].get("password"))
-        self.result["user"] = user
-
-    def put_roles(self, current, roles):
-        self.wait_cluster_ready()
-        self.client.put(self.user_path(current), dict(roles=roles))
-        if self.params["wait"]:
-            self.wait_for("until_ready", self.fetcher(current["id"]), DATABASE, "user %s" % self.params["name"])
-
-    def reset(self, user):
-        self.wait_cluster_ready()
-        if user.get("status") != "READY":
-            self.wait_for("until_ready", self.fetcher(user["id"]), DATABASE, "user %s" % self.params["name"])
-        return self.client.post("%s/credentials/reset" % self.user_path(user), idempotent=True)
-
-    def create(self):
+    def plan_create(self):
         p = self.params
         body = dict(name=p["name"])
         if p["roles"] is not None:
             body["roles"] = sorted(set(p["roles"]))
-        plan = Plan(None)
-        state = {}
+        return Plan(None).add("create user %s" % p["name"], lambda: self.create(body),
+                              after=dict(username=p["name"], roles=body.get("roles", []), status="CREATING"),
+                              creates=True)
 
-        def do_create():
-            state["user"], state["reset"] = self.send_create(body)
+    def plan_update(self, current):
+        p = self.params
+        plan = Plan(current)
+        roles = sorted(set(p["roles"] or []))
+        if p["roles"] is not None and roles != sorted(set(current.get("roles") or [])):
+            plan.add("set the roles of user %s: %s" % (p["name"], ", ".join(roles) or "none"),
+                     lambda: self.put_roles(current, roles), patch=dict(roles=roles))
+        if p["reset_password"]:
+            plan.add("reset the password of user %s" % p["name"], lambda: self.reset(current), creates=True)
+        return plan
 
-        plan.add("create user %s" % p["name"], do_create,
-                 after=dict(username=p["name"], roles=body.get("roles", []), status="CREATING"))
-        if not self.execute(plan):
-            self.result["user"] = plan.after
-            return
-        user = state["user"]
-        password = user.get("password")
-        if state.get("reset"):
-            password = self.reset(user).get("password")
-            self.result.setdefault("actions", []).append(
-                "reset the password of user %s (adopted after an ambiguous create)" % p["name"])
-        if self.params["wait"] and user.get("status") != "READY":
-            user = self.wait_for("until_ready", self.fetcher(user["id"]), DATABASE, "user %s" % p["name"])
-        else:
-            user = self.client.get_or_none(self.user_path(user)) or user
-        user = dict(user)
+    def read_back(self, obj, created=False):
+        """The user read again, with the password of a create or a reset (the API shows it only then)."""
+        user = dict(super(OvhDatabaseUser, self).read_back(obj, created))
         user.pop("password", None)
-        if password:
-            user["password"] = password
-        self.result["user"] = user
-        if p["roles"] is not None and sorted(set(user.get("roles") or [])) != body["roles"]:
-            # Adopted with other roles: converge.
-            self.put_roles(user, body["roles"])
-            self.result["user"]["roles"] = body["roles"]
+        if obj.get("password"):
+            user["password"] = obj["password"]
+        return user
+
+    def put_roles(self, user, roles):
+        self.wait_service_ready()
+        self.client.put(self.item_path(user["id"]), dict(roles=roles))
+        if self.params["wait"]:
+            self.wait_for("until_ready", self.fetcher(self.item_path(user["id"])), DATABASE, self.label(user))
+
+    def reset(self, user):
+        """POST a new password; returns the user with it."""
+        self.wait_service_ready()
+        if user.get("status") != "READY":
+            self.wait_for("until_ready", self.fetcher(self.item_path(user["id"])), DATABASE, self.label(user))
+        return self.client.post("%s/credentials/reset" % self.item_path(user["id"]), idempotent=True)
+
+    def create(self, body):
+        """The create step: the user, with its password (reset when the user was adopted after an ambiguous
+        create, since nobody received it), with the asked roles."""
+        user, reset = self.send_create(body)
+        if reset:
+            user = self.reset(user)
+            self.result.setdefault("actions", []).append(
+                "reset the password of user %s (adopted after an ambiguous create)" % body["name"])
+        if body.get("roles") is not None and sorted(set(user.get("roles") or [])) != body["roles"]:
+            self.put_roles(user, body["roles"])  # adopted with other roles: converge
+        return user
 
     def send_create(self, body):
         """POST the user; returns (user, reset_needed).
@@ -257,16 +246,13 @@ class OvhDatabaseUser(OvhDatabaseChildModule):
                                  "adopted and its password reset." % (name, exc.http_status or "", exc.message))
             return found
 
-        return self.create_object("user", body, "user %s" % name, adopt=adopt), bool(reset)
+        return self.create_object(body, "user %s" % name, adopt=adopt), bool(reset)
 
-    def absent(self, current):
-        if current is None:
-            return
-        self.result["user"] = current
-        if current.get("username") == "avnadmin":
+    def plan_absent(self, current):
+        if current is not None and current.get("username") == "avnadmin":
+            self.result["user"] = current
             self.fail("The avnadmin user of a service cannot be deleted.")
-        self.execute(self.plan_delete_object(current, "user", "delete user %s" % current.get("username"),
-                                             self.fetcher(current["id"]), DATABASE, "user %s" % self.params["name"]))
+        return super(OvhDatabaseUser, self).plan_absent(current)
 
 
 def main():

@@ -41,8 +41,8 @@ def test_create_and_update_requests(play, emu):
                    "ipRestrictions": [{"ip": "10.42.0.0/16", "description": "kube nodes"}]}
     svc = run["update"]["database"]
     assert (svc["id"], svc["plan"], svc["nodeNumber"], svc["status"]) == (created["id"], "production", 3, "READY")
-    assert run["update"]["diff"]["before"]["database"]["plan"] == "business"
-    assert run["update"]["diff"]["after"]["database"]["plan"] == "production"
+    assert run["update"]["diff"]["before"]["service"]["plan"] == "business"
+    assert run["update"]["diff"]["after"]["service"]["plan"] == "production"
     assert run.bodies("add_ip_without_purge", "PUT")[0] == {"ipRestrictions": [
         {"ip": "198.51.100.0/24", "description": "vpn"}, {"ip": "10.42.0.0/16", "description": "kube nodes"}]}
     # Nothing deleted the service implicitly: it is the one that was created.

@@ -46,6 +46,7 @@ def _db_module(**params):
                 advanced_configuration=None, deletion_protection=True, fork_from=None, state="present")
     base.update(params)
     mod = make_module(database.OvhDatabase, **base)
+    mod.check_options()
     mod.validate()
     return mod
 
@@ -70,16 +71,18 @@ def test_ip_restrictions_purge_or_add():
 
 
 @pytest.mark.parametrize("params, text", [
-    (dict(engine="mysql"), "engine of database service pg cannot be updated"),
-    (dict(region="SBG"), "region of database service pg cannot be updated"),
-    (dict(nodes=[{"region": "DE"}]), "region of database service pg cannot be updated"),
+    (dict(engine="mysql"), "The engine of database service pg cannot be updated (it is postgresql, the task asks "
+                           "for mysql)"),
+    (dict(region="SBG"), "The region of database service pg cannot be updated"),
+    (dict(nodes=[{"region": "DE"}]),
+     "The region of database service pg cannot be updated (it is GRA, the task asks for DE)"),
     (dict(network_id="0c1f8e34-51a2-4d6b-8a3e-7f9b0c2d1e4a", subnet_id="0c1f8e34-51a2-4d6b-8a3e-7f9b0c2d1e4b"),
-     "network_id of database service pg cannot be updated"),
+     "The network_id of database service pg cannot be updated (it is unset"),
 ])
 def test_unchangeable_fields_fail(params, text):
     with pytest.raises(Failed) as exc:
-        _db_module(**params).check_unchangeable(SERVICE)
-    assert text in str(exc.value)
+        _db_module(**params).check_immutable(SERVICE)
+    assert text in str(exc.value) and str(exc.value).endswith("Nothing was changed.")
 
 
 @pytest.mark.parametrize("params, text", [
@@ -87,8 +90,9 @@ def test_unchangeable_fields_fail(params, text):
     (dict(nodes=[{"role": "LEADER"}]), "role must be"), (dict(maintenance_time="noon"), "maintenance_time"),
     (dict(ip_restrictions=[{"ip": "300.1.1.1", "description": None}]), "not an IP"),
     (dict(network_id="pn-1_2"), "OpenStack ID"),
-    (dict(fork_from={"cluster": "x", "backup_id": "b", "point_in_time": None}), "backup_id must be a UUID"),
-    (dict(fork_from={"cluster": "x", "backup_id": None, "point_in_time": "yesterday"}), "ISO 8601"),
+    (dict(fork_from={"service": "x", "backup_id": "b", "point_in_time": None}), "backup_id must be a UUID"),
+    (dict(fork_from={"service": "x", "backup_id": None, "point_in_time": "yesterday"}), "ISO 8601"),
+    (dict(nodes=[{"region": "GRA"}, {"region": "SBG"}]), "All nodes of a service are in one region"),
 ])
 def test_invalid_input_fails_in_validate(params, text):
     with pytest.raises(Failed) as exc:
@@ -99,7 +103,7 @@ def test_invalid_input_fails_in_validate(params, text):
 def _user_module(posts, users):
     client = FakeClient(posts)
     mod = make_module(db_user.OvhDatabaseUser, client, name="app", wait_sleep=0.01, wait=True, wait_timeout=5)
-    mod._cluster = {"id": "c", "status": "READY", "engine": "postgresql"}
+    mod.service = {"id": "c", "status": "READY", "engine": "postgresql"}
     mod.params["engine"] = "postgresql"
     mod.params["service_name"] = "p"
     found = iter(users)
