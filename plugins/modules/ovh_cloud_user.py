@@ -116,7 +116,7 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Immutable, OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import CLOUD_USER
 
 ROLES = ["admin", "administrator", "ai_training_operator", "ai_training_read", "authentication", "backup_operator",
@@ -130,6 +130,11 @@ def role_names(user):
 
 class OvhCloudUser(OvhModule):
     resource_key = "user"
+    what = "Public Cloud user"
+    name_option = name_field = "description"
+    model = CLOUD_USER
+    not_empty = ("description",)
+    immutable = (Immutable("description", "description", "the API has no route for it"),)
     argument_spec = dict(
         description=dict(type="str"),
         id=dict(type="int"),
@@ -147,117 +152,72 @@ class OvhCloudUser(OvhModule):
     def base(self):
         return "%s/user" % self.project_path
 
+    def item_path(self, oid):
+        return "%s/%s" % (self.base, oid)
+
     def find(self):
+        return self.find_own(lambda: self.client.get(self.base) or [],
+                             get=lambda uid: self.client.get_or_none(self.item_path(uid)))
+
+    def preflight(self, current):
         p = self.params
-        if p["id"] is not None:
-            user = self.client.get_or_none("%s/%s" % (self.base, p["id"]))
-            return None if user is None or user.get("status") in ("deleted", "deleting") else user
-        found = [u for u in self.client.get(self.base) or []
-                 if u.get("description") == p["description"] and u.get("status") not in ("deleted", "deleting")]
-        if len(found) > 1:
-            self.fail("%d users have the description %r (%s); set id to choose one."
-                      % (len(found), p["description"], ", ".join(str(u["id"]) for u in found)))
-        return found[0] if found else None
-
-    def fetcher(self, uid):
-        return lambda: self.client.get_or_none("%s/%s" % (self.base, uid))
-
-    def what(self, user=None):
-        return (user or {}).get("description") or self.params["description"] or str(self.params["id"])
-
-    def role_ids(self, names):
-        catalog = (self.client.get("%s/role" % self.project_path) or {}).get("roles") or []
-        by_name = dict((r.get("name"), r) for r in catalog)
-        missing = [n for n in names if n not in by_name]
-        if missing:
-            self.fail("The project has no role %s (available: %s)." % (", ".join(missing), ", ".join(sorted(by_name))))
-        return [by_name[n] for n in names]
-
-    def present(self, current):
-        p = self.params
-        if current is None:
-            if p["id"] is not None:
-                self.fail("No user with the ID %s; to create one, set description instead of id." % p["id"])
-            if not p["roles"]:
-                self.fail("To create user %s, set roles." % p["description"])
-            self.create()
+        if p["state"] == "absent":
             return
-        if p["id"] is not None and p["description"] is not None and p["description"] != current.get("description"):
-            self.fail("The description of user %s cannot be updated (it is %r). Nothing was changed."
-                      % (current["id"], current.get("description")))
+        if current is None and not p["roles"]:
+            self.fail("To create %s %s, set roles." % (self.what, self.label()))
+        wanted = sorted(set(p["roles"] or []))
+        self.roles = None
+        if p["roles"] is not None and wanted != role_names(current):
+            catalog = (self.client.get("%s/role" % self.project_path) or {}).get("roles") or []
+            by_name = dict((r.get("name"), r) for r in catalog)
+            missing = [n for n in wanted if n not in by_name]
+            if missing:
+                self.fail("The project has no role %s (available: %s)."
+                          % (", ".join(missing), ", ".join(sorted(by_name))))
+            self.roles = [by_name[n] for n in wanted]
+
+    def plan_create(self):
+        p = self.params
+        body = dict(description=p["description"], roles=sorted(set(p["roles"])))
+        return Plan(None).add("create user %s with roles %s" % (p["description"], ", ".join(body["roles"])),
+                              lambda: self.create(body), creates=True, after=dict(
+                                  description=p["description"], roles=[dict(name=r) for r in body["roles"]],
+                                  status="creating"))
+
+    def create(self, body):
+        user = self.create_or_adopt(self.base, body, self.find, "user %s" % body["description"], conflict=False,
+                                    adopt=self.adopt)
+        if self.result.get("adopted"):
+            user = self.regenerate(user)
+            self.result["actions"].append("generate a new password for user %s (adopted after an ambiguous create)"
+                                          % body["description"])
+        return user
+
+    def plan_update(self, current):
         plan = Plan(current)
         uid = current["id"]
-        state = {}
-        if p["roles"] is not None and sorted(set(p["roles"])) != role_names(current):
-            wanted = self.role_ids(sorted(set(p["roles"])))
+        if self.roles is not None:
+            names = ", ".join(role_names(dict(roles=self.roles)))
+            plan.add("set the roles of user %s: %s" % (self.label(current), names),
+                     lambda: self.when_stable(uid, lambda: self.client.put(
+                         self.item_path(uid) + "/role", dict(rolesIds=[r["id"] for r in self.roles]))),
+                     patch=dict(roles=self.roles))
+        if self.params["reset_password"]:
+            plan.add("generate a new password for user %s" % self.label(current), lambda: self.regenerate(current),
+                     creates=True)
+        return plan
 
-            def do_roles():
-                self.wait_for("until_stable", self.fetcher(uid), CLOUD_USER, self.what(current))
-                self.client.put("%s/%s/role" % (self.base, uid), dict(rolesIds=[r["id"] for r in wanted]))
-
-            plan.add("set the roles of user %s: %s" % (self.what(current), ", ".join(sorted(set(p["roles"])))),
-                     do_roles, patch=dict(roles=wanted))
-        if p["reset_password"]:
-            def do_reset():
-                state["password"] = self.regenerate(uid)
-            plan.add("generate a new password for user %s" % self.what(current), do_reset)
-        if not self.execute(plan):
-            self.result["user"] = plan.after
-            return
-        user = self.client.get("%s/%s" % (self.base, uid))
-        if state.get("password"):
-            user["password"] = state["password"]
-        self.result["user"] = user
-
-    def regenerate(self, uid):
-        if self.params["wait"]:
-            self.wait_for("until_ready", self.fetcher(uid), CLOUD_USER, self.what())
-        return (self.client.post("%s/%s/regeneratePassword" % (self.base, uid), idempotent=True) or {}).get("password")
-
-    def create(self):
-        p = self.params
-        roles = sorted(set(p["roles"]))
-        body = dict(description=p["description"], roles=roles)
-        plan = Plan(None)
-        state = {}
-
-        def do_create():
-            state["user"] = self.create_or_adopt(self.base, body, self.find, "user %s" % p["description"],
-                                                 conflict=False, adopt=self.adopt)
-            state["reset"] = self.result.get("adopted")
-
-        plan.add("create user %s with roles %s" % (p["description"], ", ".join(roles)), do_create,
-                 after=dict(description=p["description"], roles=[dict(name=r) for r in roles], status="creating"))
-        if not self.execute(plan):
-            self.result["user"] = plan.after
-            return
-        user = state["user"]
-        password = user.get("password")
-        if p["wait"] or state.get("reset"):
-            user = self.wait_for("until_ready", self.fetcher(user["id"]), CLOUD_USER, p["description"])
-        if state.get("reset"):
-            password = self.regenerate(user["id"])
-            self.result["actions"].append("generate a new password for user %s (adopted after an ambiguous create)"
-                                          % p["description"])
-        user = dict(user)
-        user.pop("password", None)
-        if password:
-            user["password"] = password
-        self.result["user"] = user
+    def regenerate(self, user):
+        """A new password for ``user`` (once it is ready); returns the user with it."""
+        self.wait_for("until_ready", self.fetcher(self.item_path(user["id"])), CLOUD_USER, self.label(user))
+        answer = self.client.post(self.item_path(user["id"]) + "/regeneratePassword", idempotent=True) or {}
+        return dict(user, password=answer.get("password"))
 
     def adopt(self, found, exc, _earlier):
         """A user found after an ambiguous create is adopted; nobody received its password: a new one is generated."""
         self.module.warn("The create of user %s answered %s %s but the user was created; it has been adopted and "
                          "given a new password." % (self.params["description"], exc.http_status or "", exc.message))
         return found
-
-    def absent(self, current):
-        if current is None:
-            return
-        self.result["user"] = current
-        self.execute(self.plan_delete(current, "delete user %s (%s)" % (self.what(current), current.get("username")),
-                                      "%s/%s" % (self.base, current["id"]), self.fetcher(current["id"]), CLOUD_USER,
-                                      self.what(current)))
 
 
 def main():
