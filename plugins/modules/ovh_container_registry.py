@@ -120,7 +120,7 @@ failure:
 
 import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Immutable, OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import REGISTRY
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -128,6 +128,11 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 class OvhContainerRegistry(OvhModule):
     resource_key = "registry"
+    composite = True
+    what = "registry"
+    model = REGISTRY
+    uuid_options = {"id": "the registry's ID"}
+    immutable = (Immutable("region", "region", "create a new registry in that region"),)
     argument_spec = dict(
         name=dict(type="str"),
         id=dict(type="str"),
@@ -147,100 +152,64 @@ class OvhContainerRegistry(OvhModule):
     def base(self):
         return "%s/containerRegistry" % self.project_path
 
+    def item_path(self, oid):
+        return "%s/%s" % (self.base, oid)
+
     def find(self):
-        return self.find_by_id_or_name(self.base, "registries", gone=("DELETING", "DELETED"))
+        return self.find_own(lambda: self.client.get(self.base) or [],
+                             get=lambda rid: self.client.get_or_none(self.item_path(rid)))
 
-    def fetcher(self, rid):
-        return lambda: self.client.get_or_none("%s/%s" % (self.base, rid))
-
-    def resolve_plan(self, region, registry_id=None):
-        """The plan named by O(plan) (by name or ID), among those offered in ``region``."""
-        want = self.params["plan"]
-        if registry_id:
-            plans = self.client.get("%s/%s/capabilities/plan" % (self.base, registry_id)) or []
-        else:
-            caps = self.client.get("%s/capabilities/containerRegistry" % self.project_path) or []
-            plans = next((c.get("plans") or [] for c in caps if c.get("regionName") == region), None)
-            if plans is None:
-                self.fail("No managed registry in region %s (available: %s)."
-                          % (region, ", ".join(sorted(c.get("regionName") for c in caps))))
-        for plan in plans:
-            if plan.get("id") == want or (plan.get("name") or "").lower() == want.lower():
-                return plan
-        self.fail("Unknown registry plan %r in %s (available: %s)."
-                  % (want, region, ", ".join(sorted(p.get("name") for p in plans))))
-
-    def present(self, current):
+    def preflight(self, current):
+        """The region offers managed registries, and the plan is one of those it offers (by name or ID)."""
         p = self.params
+        self.plan_obj = None
+        if p["state"] == "absent":
+            return
         if current is None:
-            if p["id"]:
-                self.fail("No registry with the ID %s; to create one, set name instead of id." % p["id"])
             if not p["region"]:
                 self.fail("To create registry %s, set region." % p["name"])
-            plan_obj = self.resolve_plan(p["region"]) if p["plan"] else None
-            body = dict(name=p["name"], region=p["region"])
-            if plan_obj:
-                body["planID"] = plan_obj["id"]
-            plan = Plan(None)
-            state = {}
-
-            def do_create():
-                state["reg"] = self.create_or_adopt(self.base, body, self.find, "registry %s" % p["name"])
-
-            plan.add("create registry %s in %s" % (p["name"], p["region"]), do_create,
-                     after=dict(name=p["name"], region=p["region"], status="INSTALLING"))
-            if not self.execute(plan):
-                self.result["registry"] = plan.after
-                if plan_obj:
-                    self.result["plan"] = plan_obj
-                return
-            reg = state["reg"]
-            if p["wait"]:
-                reg = self.wait_for("until_ready", self.fetcher(reg["id"]), REGISTRY, p["name"])
-            self.result["registry"] = reg
-            self.result["plan"] = self.client.get("%s/%s/plan" % (self.base, reg["id"]))
-            return
-
-        name = current.get("name")
-        if p["region"] and p["region"] != current.get("region"):
-            self.fail("The region of registry %s cannot be updated: it is %s, the task asks for %s. Nothing was "
-                      "changed." % (name, current.get("region"), p["region"]))
-        rid = current["id"]
-        path = "%s/%s" % (self.base, rid)
-        current_plan = self.client.get("%s/plan" % path)
-        before = dict(registry=current, plan=current_plan)
-        plan = Plan(before)
-        if p["id"] and p["name"] and p["name"] != name:
-            def do_rename():
-                self.wait_for("until_stable", self.fetcher(rid), REGISTRY, name)
-                self.client.put(path, dict(name=p["name"]))
-            plan.add("rename registry %s to %s" % (name, p["name"]), do_rename, patch=dict(registry=dict(name=p["name"])))
+            caps = self.client.get("%s/capabilities/containerRegistry" % self.project_path) or []
+            plans = next((c.get("plans") or [] for c in caps if c.get("regionName") == p["region"]), None)
+            if plans is None:
+                self.fail("Region %s does not offer managed registries (regions: %s)."
+                          % (p["region"], ", ".join(sorted(c.get("regionName") for c in caps))))
+        elif p["plan"]:
+            plans = self.client.get(self.item_path(current["id"]) + "/capabilities/plan") or []
         if p["plan"]:
-            want = self.resolve_plan(current.get("region"), rid)
-            if want.get("id") != (current_plan or {}).get("id"):
-                def do_plan():
-                    self.wait_for("until_stable", self.fetcher(rid), REGISTRY, name)
-                    self.client.put("%s/plan" % path, dict(planID=want["id"]))
-                plan.add("change the plan of registry %s from %s to %s"
-                         % (name, (current_plan or {}).get("name"), want.get("name")), do_plan,
-                         patch=dict(plan=want))
-        if not self.execute(plan):
-            self.result.update(registry=plan.after["registry"], plan=plan.after["plan"])
-            return
-        if p["wait"]:
-            reg = self.wait_for("until_ready", self.fetcher(rid), REGISTRY, p["name"] or name)
-        else:
-            reg = self.client.get(path)
-        self.result.update(registry=reg, plan=self.client.get("%s/plan" % path))
+            region = p["region"] or current.get("region")
+            want = p["plan"].lower()
+            self.plan_obj = next(
+                (x for x in plans if want in (str(x.get("id")).lower(), (x.get("name") or "").lower())), None)
+            if self.plan_obj is None:
+                self.fail("Unknown registry plan %s in %s (available: %s)."
+                          % (p["plan"], region, ", ".join(sorted(x.get("name") for x in plans))))
 
-    def absent(self, current):
-        if current is None:
-            return
+    def plan_create(self):
+        p = self.params
+        body = dict(name=p["name"], region=p["region"])
+        if self.plan_obj:
+            body["planID"] = self.plan_obj["id"]
+        return Plan(None).add("create registry %s in %s" % (p["name"], p["region"]), lambda: self.create_or_adopt(
+            self.base, body, self.find, "registry %s" % p["name"]), creates=True, after=dict(
+                registry=dict(name=p["name"], region=p["region"], status="INSTALLING"), plan=self.plan_obj))
+
+    def plan_update(self, current):
+        p = self.params
         name = current.get("name")
-        self.result["registry"] = current
         rid = current["id"]
-        self.execute(self.plan_delete(current, "delete registry %s (%s)" % (name, rid), "%s/%s" % (self.base, rid),
-                                      self.fetcher(rid), REGISTRY, name))
+        plan = Plan(dict(registry=current, plan=self.client.get(self.item_path(rid) + "/plan")))
+        if p["id"] and p["name"] and p["name"] != name:
+            plan.add("rename registry %s to %s" % (name, p["name"]), lambda: self.put(rid, dict(name=p["name"])),
+                     patch=dict(registry=dict(name=p["name"])))
+        have = plan.before["plan"] or {}
+        if self.plan_obj and self.plan_obj.get("id") != have.get("id"):
+            plan.add("change the plan of registry %s from %s to %s"
+                     % (name, have.get("name"), self.plan_obj.get("name")),
+                     lambda: self.put(rid, dict(planID=self.plan_obj["id"]), "/plan"), patch=dict(plan=self.plan_obj))
+        return plan
+
+    def read_parts(self, obj):
+        return {"plan": self.client.get(self.item_path(obj["id"]) + "/plan")}
 
 
 def main():
