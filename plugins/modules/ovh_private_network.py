@@ -137,13 +137,17 @@ failure:
   type: dict
 """
 
+import re
+
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import CREATE_RESEND, OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import CREATE_RESEND, Immutable, OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import (
     PRIVATE_NETWORK,
     PRIVATE_NETWORK_REGION,
     READY,
 )
+
+ID_RE = re.compile(r"^pn-[A-Za-z0-9]+_\d+$")
 
 
 def all_active(net):
@@ -164,6 +168,10 @@ def openstack_ids(net):
 
 class OvhPrivateNetwork(OvhModule):
     resource_key = "network"
+    what = "private network"
+    model = PRIVATE_NETWORK
+    not_empty = ("name",)
+    immutable = (Immutable("vlan_id", "vlanId", "create a new network with it"),)
     argument_spec = dict(
         name=dict(type="str"),
         id=dict(type="str"),
@@ -174,80 +182,87 @@ class OvhPrivateNetwork(OvhModule):
     module_kwargs = dict(required_one_of=[["name", "id"]])
 
     def validate(self):
-        vlan = self.params["vlan_id"]
-        if vlan is not None and not 0 <= vlan <= 4000:
-            self.fail("vlan_id must be between 0 and 4000, got %d." % vlan)
+        p = self.params
+        if p["vlan_id"] is not None and not 0 <= p["vlan_id"] <= 4000:
+            self.fail("vlan_id must be between 0 and 4000, got %d." % p["vlan_id"])
+        if p["id"] is not None and not ID_RE.match(p["id"]):
+            self.fail("id must be a private network ID (pn-<vRack>_<VLAN ID>, as the network's id), not %r." % p["id"])
 
     @property
     def base(self):
         return "%s/network/private" % self.project_path
 
+    def item_path(self, oid):
+        return "%s/%s" % (self.base, oid)
+
     def find(self):
-        return self.find_by_id_or_name(self.base, "private networks")
+        self.networks = self.client.get(self.base) or []
+        return self.find_own(self.networks, get=lambda nid: self.client.get_or_none(self.item_path(nid)),
+                             gone=("DELETING",))
 
-    def fetcher(self, nid):
-        return lambda: self.client.get_or_none("%s/%s" % (self.base, nid))
-
-    def wait_active(self, nid, what):
-        obj = self.waiter.until(self.fetcher(nid), all_active, what, describe=describe)
-        self._record_wait()
-        return obj
-
-    def present(self, current):
+    def preflight(self, current):
+        """Regions of the project only; a region cannot be removed; a VLAN ID used by another network is taken."""
         p = self.params
-        if current is None:
-            if p["id"]:
-                self.fail("No private network with the ID %s; to create one, set name instead of id." % p["id"])
-            body = dict(name=p["name"])
-            if p["regions"] is not None:
-                body["regions"] = list(dict.fromkeys(p["regions"]))
-            if p["vlan_id"] is not None:
-                body["vlanId"] = p["vlan_id"]
-            plan = Plan(None)
-            state = {}
-
-            def do_create():
-                state["net"] = self.create_or_adopt(self.base, body, self.find, "private network %s" % p["name"])
-
-            plan.add("create private network %s" % p["name"], do_create, after=dict(
-                name=p["name"], vlanId=p["vlan_id"], status="BUILDING", type="private",
-                regions=[dict(region=r, status="BUILDING", openstackId=None) for r in body.get("regions", [])]))
-            if not self.execute(plan):
-                self.result.update(network=plan.after, openstack_ids=openstack_ids(plan.after))
-                return
-            net = state["net"]
-            if p["wait"]:
-                net = self.wait_active(net["id"], p["name"])
-            self.result.update(network=net, openstack_ids=openstack_ids(net))
+        if p["state"] == "absent":
             return
-
-        name = current.get("name")
-        nid = current["id"]
-        if p["vlan_id"] is not None and p["vlan_id"] != current.get("vlanId"):
-            self.fail("The VLAN ID of private network %s cannot be updated (it is %s). Nothing was changed."
-                      % (name, current.get("vlanId")))
-        have = [r.get("region") for r in current.get("regions") or []]
-        if p["regions"] is not None:
-            extra = sorted(set(have) - set(p["regions"]))
+        if p["regions"]:
+            known = self.client.get("%s/region" % self.project_path) or []
+            for region in p["regions"]:
+                if region not in known:
+                    self.fail("%s is not a region of project %s (regions: %s)."
+                              % (region, p["service_name"], ", ".join(sorted(known))))
+        if current is None:
+            other = next((n for n in self.networks if p["vlan_id"] is not None and n.get("vlanId") == p["vlan_id"]),
+                         None)
+            if other is not None:
+                self.fail("vlan_id %d is used by private network %s (%s) of project %s."
+                          % (p["vlan_id"], other.get("name"), other.get("id"), p["service_name"]))
+        elif p["regions"] is not None:
+            extra = sorted(set(r.get("region") for r in current.get("regions") or []) - set(p["regions"]))
             if extra:
                 self.fail("Private network %s cannot leave regions %s (the API cannot remove a region); delete "
-                          "the network and create it again. Nothing was changed." % (name, ", ".join(extra)))
+                          "the network and create it again. Nothing was changed."
+                          % (current.get("name"), ", ".join(extra)))
+
+    def plan_create(self):
+        p = self.params
+        body = dict(name=p["name"])
+        if p["regions"] is not None:
+            body["regions"] = list(dict.fromkeys(p["regions"]))
+        if p["vlan_id"] is not None:
+            body["vlanId"] = p["vlan_id"]
+        return Plan(None).add("create private network %s" % p["name"], lambda: self.create_or_adopt(
+            self.base, body, self.find, "private network %s" % p["name"]), creates=True, after=dict(
+                name=p["name"], vlanId=p["vlan_id"], status="BUILDING", type="private",
+                regions=[dict(region=r, status="BUILDING", openstackId=None) for r in body.get("regions", [])]))
+
+    def plan_update(self, current):
+        p = self.params
+        name = current.get("name")
+        nid = current["id"]
         plan = Plan(current)
         if p["id"] and p["name"] and p["name"] != name:
             plan.add("rename private network %s to %s" % (name, p["name"]),
-                     lambda: self.client.put("%s/%s" % (self.base, nid), dict(name=p["name"])),
-                     patch=dict(name=p["name"]))
+                     lambda: self.client.put(self.item_path(nid), dict(name=p["name"])), patch=dict(name=p["name"]))
+        have = [r.get("region") for r in current.get("regions") or []]
         for region in [r for r in dict.fromkeys(p["regions"] or []) if r not in have]:
-            def do_add(region=region):
-                self.add_region(nid, region)
-            plan.add("add region %s to private network %s" % (region, name), do_add,
+            plan.add("add region %s to private network %s" % (region, name),
+                     lambda region=region: self.add_region(nid, region),
                      patch=dict(regions=(plan.after.get("regions") or []) + [
                          dict(region=region, status="BUILDING", openstackId=None)]))
-        if not self.execute(plan):
-            self.result.update(network=plan.after, openstack_ids=openstack_ids(plan.after))
-            return
-        net = self.wait_active(nid, p["name"] or name) if p["wait"] else self.client.get("%s/%s" % (self.base, nid))
-        self.result.update(network=net, openstack_ids=openstack_ids(net))
+        return plan
+
+    def read_back(self, obj, created=False):
+        """The network read again; with O(wait), once it is active in every region."""
+        if not self.params["wait"]:
+            return self.client.get(self.item_path(obj["id"]))
+        net = self.waiter.until(self.fetcher(self.item_path(obj["id"])), all_active, self.label(obj),
+                                describe=describe)
+        self._record_wait()
+        return net
+
+    def decorate(self, obj):
+        return {"openstack_ids": openstack_ids(obj)}
 
     def add_region(self, nid, region):
         """POST the region; after a 5xx or a timeout, resend only if the region did not appear."""
@@ -255,21 +270,12 @@ class OvhPrivateNetwork(OvhModule):
         while True:
             sent += 1
             try:
-                return self.client.post("%s/%s/region" % (self.base, nid), dict(region=region))
+                return self.client.post(self.item_path(nid) + "/region", dict(region=region))
             except OvhAmbiguousWrite:
-                if region in openstack_ids(self.client.get("%s/%s" % (self.base, nid))):
+                if region in openstack_ids(self.client.get(self.item_path(nid))):
                     return None
                 if sent > CREATE_RESEND:
                     raise
-
-    def absent(self, current):
-        if current is None:
-            return
-        name = current.get("name")
-        self.result["network"] = current
-        self.execute(self.plan_delete(current, "delete private network %s (%s)" % (name, current["id"]),
-                                      "%s/%s" % (self.base, current["id"]), self.fetcher(current["id"]),
-                                      PRIVATE_NETWORK, name))
 
 
 def main():
