@@ -256,6 +256,7 @@ def test_a_commit_is_synced_and_rolls_out_on_kwok_nodes(sandbox, site):
     set_resources(work, ["echo.yaml", "settings.yaml"])
     rev = sandbox.commit(work, "Add the echo service")
     sandbox.app("keiko-sandbox-services", refresh=True)  # as the playbooks do after a push
+
     def synced_at_rev():
         app = sandbox.app("keiko-sandbox-services")
         status = app["status"]

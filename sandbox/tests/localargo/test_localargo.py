@@ -329,6 +329,7 @@ def test_applicationset_controller_generates_applications(argo, kube, repo):
                 },
             },
         })
+
         def generated():
             items = k.get(f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applications")["items"]
             found = {a["metadata"]["name"]: a for a in items
