@@ -108,12 +108,23 @@ failure:
   type: dict
 """
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+import re
+
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Immutable, OvhModule, Plan
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import REGISTRY
+
+# Harbor's logins and the API's email check.
+LOGIN_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,254}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class OvhContainerRegistryUser(OvhModule):
     resource_key = "user"
+    what = "registry user"
+    name_option = "login"
+    name_field = "user"
+    not_empty = ("login",)
+    immutable = (Immutable("email", "email", "delete the user and create it again"),)
     argument_spec = dict(
         registry=dict(type="str", required=True, aliases=["registry_id"]),
         login=dict(type="str", required=True),
@@ -121,62 +132,66 @@ class OvhContainerRegistryUser(OvhModule):
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
 
+    def validate(self):
+        p = self.params
+        if p["login"].strip() and not LOGIN_RE.match(p["login"]):
+            self.fail("login must be 2 to 255 letters, digits, dots, dashes and underscores, starting with a letter "
+                      "or a digit; got %r." % p["login"])
+        if p["email"] is not None and not EMAIL_RE.match(p["email"]):
+            self.fail("email must be an email address, not %r." % p["email"])
+
     @property
     def base(self):
         return "%s/containerRegistry" % self.project_path
 
-    def resolve_registry(self):
-        return self.pick(self.client.get(self.base) or [], self.params["registry"], "registry",
-                         "%d registries are named %r; use the ID.")
+    def prepare(self):
+        self.registry = self.resolve(self.params["registry"], "registry", "registry",
+                                     lambda: self.client.get(self.base) or [])
+        self.result["registry_id"] = self.registry["id"]
 
-    def find(self, rid):
-        for user in self.client.get("%s/%s/users" % (self.base, rid)) or []:
-            if user.get("user") == self.params["login"]:
-                return user
-        return None
+    @property
+    def users_path(self):
+        return "%s/%s/users" % (self.base, self.registry["id"])
 
-    def registry_ready(self, reg):
+    def item_path(self, oid):
+        return "%s/%s" % (self.users_path, oid)
+
+    def find(self):
+        return self.find_by_id_or_name(self.client.get(self.users_path) or [], name=self.params["login"], gone=())
+
+    def preflight(self, current):
+        if current is None and self.params["state"] == "present" and not self.params["email"]:
+            self.fail("To create registry user %s, set email." % self.params["login"])
+
+    def registry_ready(self):
+        reg = self.registry
         if reg.get("status") == "READY" or not self.params["wait"]:
             return reg
-        return self.wait_for("until_ready", lambda: self.client.get_or_none("%s/%s" % (self.base, reg["id"])),
-                             REGISTRY, reg.get("name"))
+        return self.wait_for("until_ready", self.fetcher("%s/%s" % (self.base, reg["id"])), REGISTRY, reg.get("name"))
 
-    def run(self):
+    def plan_create(self):
         p = self.params
-        reg = self.resolve_registry()
-        rid = reg["id"]
-        self.result["registry_id"] = rid
-        current = self.find(rid)
-        users = "%s/%s/users" % (self.base, rid)
-        if p["state"] == "absent":
-            if current is None:
-                return
-            self.result["user"] = current
-            self.execute(self.plan_delete(current, "delete registry user %s" % p["login"],
-                                          "%s/%s" % (users, current["id"]), prepare=lambda: self.registry_ready(reg)))
-            return
-        if current is not None:
-            if p["email"] is not None and p["email"] != current.get("email"):
-                self.fail("The email of registry user %s cannot be updated (it is %s); delete the user and create "
-                          "it again. Nothing was changed." % (p["login"], current.get("email")))
-            self.result["user"] = current
-            return
-        if not p["email"]:
-            self.fail("To create registry user %s, set email." % p["login"])
         body = dict(login=p["login"], email=p["email"])
-        plan = Plan(None)
-        state = {}
 
-        def do_create():
-            self.registry_ready(reg)
-            state["user"] = self.create_or_adopt(users, body, lambda: self.find(rid), "registry user %s" % p["login"])
+        def create():
+            self.registry_ready()
+            return self.create_or_adopt(self.users_path, body, self.find, "registry user %s" % p["login"],
+                                        adopt=self.adopt)
 
-        plan.add("create registry user %s" % p["login"], do_create,
-                 after=dict(user=p["login"], email=p["email"], password=None))
-        self.result["user"] = state["user"] if self.execute(plan) else plan.after
-        if self.result.get("adopted"):
-            self.module.warn("Registry user %s was adopted after an ambiguous create: its password is unknown. "
-                             "Delete the user and create it again to get one." % p["login"])
+        return Plan(None).add("create registry user %s" % p["login"], create, creates=True,
+                              after=dict(user=p["login"], email=p["email"], password=None))
+
+    def adopt(self, found, exc, _earlier):
+        self.module.warn("Registry user %s was adopted after an ambiguous create (%s %s): its password is unknown. "
+                         "Delete the user and create it again to get one."
+                         % (self.params["login"], exc.http_status or "", exc.message))
+        return found
+
+    def plan_absent(self, current):
+        if current is None:
+            return Plan(None)
+        return self.plan_delete(current, "delete registry user %s" % self.params["login"],
+                                self.item_path(current["id"]), prepare=self.registry_ready)
 
 
 def main():
