@@ -145,7 +145,9 @@ failure:
 
 import ipaddress
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Immutable, OvhModule, Plan
+
+RECREATE = "delete the subnet and create it again"
 
 
 def subnet_region(subnet):
@@ -153,8 +155,22 @@ def subnet_region(subnet):
     return pools[0].get("region") if pools else None
 
 
+def _pool(subnet, key):
+    return ((subnet.get("ipPools") or [{}])[0]).get(key)
+
+
 class OvhPrivateNetworkSubnet(OvhModule):
     resource_key = "subnet"
+    what = "subnet"
+    name_option = name_field = "cidr"
+    immutable = (
+        Immutable("start", lambda s: _pool(s, "start"), RECREATE,
+                  value=lambda m: m.pool[0] if m.params["start"] is not None else None),
+        Immutable("end", lambda s: _pool(s, "end"), RECREATE,
+                  value=lambda m: m.pool[1] if m.params["end"] is not None else None),
+        Immutable("dhcp", "dhcpEnabled", RECREATE, same=lambda have, want: bool(have) == want),
+        Immutable("no_gateway", lambda s: s.get("gatewayIp") is None, RECREATE),
+    )
     argument_spec = dict(
         network=dict(type="str", required=True, aliases=["network_id"]),
         region=dict(type="str", required=True),
@@ -193,82 +209,69 @@ class OvhPrivateNetworkSubnet(OvhModule):
     def base(self):
         return "%s/network/private" % self.project_path
 
-    def resolve_network(self):
-        return self.pick(self.client.get(self.base) or [], self.params["network"], "private network",
-                         "%d private networks are named %r; use the ID.")
+    def prepare(self):
+        p = self.params
+        self.network = self.resolve(p["network"], "private network", "network",
+                                    lambda: self.client.get(self.base) or [])
+        ids = dict((r.get("region"), r.get("openstackId")) for r in self.network.get("regions") or [])
+        if p["state"] == "present" and p["region"] not in ids:
+            self.fail("Private network %s does not exist in region %s (regions: %s); add the region with "
+                      "keikolatam.gitops.ovh_private_network first."
+                      % (p["network"], p["region"], ", ".join(sorted(ids)) or "none"))
+        self.result.update(network_id=self.network["id"], openstack_id=ids.get(p["region"]))
 
-    def find(self, nid):
-        for subnet in self.client.get("%s/%s/subnet" % (self.base, nid)) or []:
-            if subnet.get("cidr") == self.params["cidr"] and subnet_region(subnet) == self.params["region"]:
-                return subnet
-        return None
+    @property
+    def subnets_path(self):
+        return "%s/%s/subnet" % (self.base, self.network["id"])
 
-    def region_active(self, net):
+    def find(self):
+        p = self.params
+        self.subnets = [s for s in self.client.get(self.subnets_path) or [] if subnet_region(s) == p["region"]]
+        return next((s for s in self.subnets if s.get("cidr") == p["cidr"]), None)
+
+    def preflight(self, current):
+        if current is not None or self.params["state"] == "absent":
+            return
+        net = ipaddress.ip_network(self.params["cidr"])
+        for other in self.subnets:
+            if other.get("cidr") and net.overlaps(ipaddress.ip_network(other["cidr"])):
+                self.fail("%s overlaps subnet %s of private network %s in %s." % (
+                    net, other["cidr"], self.network.get("name"), self.params["region"]))
+
+    def region_active(self):
         region = self.params["region"]
 
         def ready(obj):
             return obj is not None and any(r.get("region") == region and r.get("status") == "ACTIVE"
                                            for r in obj.get("regions") or [])
 
-        if ready(net) or not self.params["wait"]:
-            return net
-        return self.wait_for("until", lambda: self.client.get_or_none("%s/%s" % (self.base, net["id"])), ready,
-                             "%s in %s" % (net.get("name"), region))
+        if ready(self.network) or not self.params["wait"]:
+            return self.network
+        return self.wait_for("until", self.fetcher("%s/%s" % (self.base, self.network["id"])), ready,
+                             "%s in %s" % (self.network.get("name"), region))
 
-    def check_unchangeable(self, current):
+    def plan_create(self):
         p = self.params
-        pool = (current.get("ipPools") or [{}])[0]
-        diffs = []
-        if p["start"] is not None and pool.get("start") != self.pool[0]:
-            diffs.append("start (%s)" % pool.get("start"))
-        if p["end"] is not None and pool.get("end") != self.pool[1]:
-            diffs.append("end (%s)" % pool.get("end"))
-        if bool(current.get("dhcpEnabled")) != p["dhcp"]:
-            diffs.append("dhcp (%s)" % current.get("dhcpEnabled"))
-        if (current.get("gatewayIp") is None) != p["no_gateway"]:
-            diffs.append("no_gateway (gateway %s)" % current.get("gatewayIp"))
-        if diffs:
-            self.fail("Subnet %s of %s cannot be updated: %s differ. Delete the subnet and create it again; nothing "
-                      "was changed." % (p["cidr"], p["network"], ", ".join(diffs)))
-
-    def run(self):
-        p = self.params
-        net = self.resolve_network()
-        nid = net["id"]
-        ids = dict((r.get("region"), r.get("openstackId")) for r in net.get("regions") or [])
-        if p["state"] == "present" and p["region"] not in ids:
-            known = ", ".join(sorted(ids)) or "none"
-            self.fail("Private network %s does not exist in region %s (regions: %s); add the region with "
-                      "keikolatam.gitops.ovh_private_network first." % (p["network"], p["region"], known))
-        self.result.update(network_id=nid, openstack_id=ids.get(p["region"]))
-        current = self.find(nid)
-        path = "%s/%s/subnet" % (self.base, nid)
-        if p["state"] == "absent":
-            if current is None:
-                return
-            self.result["subnet"] = current
-            summary = "delete subnet %s of %s in %s" % (p["cidr"], net.get("name"), p["region"])
-            self.execute(self.plan_delete(current, summary, "%s/%s" % (path, current["id"])))
-            return
-        if current is not None:
-            self.check_unchangeable(current)
-            self.result["subnet"] = current
-            return
         body = dict(network=p["cidr"], region=p["region"], start=self.pool[0], end=self.pool[1], dhcp=p["dhcp"],
                     noGateway=p["no_gateway"])
-        plan = Plan(None)
-        state = {}
 
-        def do_create():
-            self.region_active(net)
-            state["subnet"] = self.create_or_adopt(path, body, lambda: self.find(nid), "subnet %s" % p["cidr"])
+        def create():
+            self.region_active()
+            return self.create_or_adopt(self.subnets_path, body, self.find, "subnet %s" % p["cidr"])
 
         gateway = None if p["no_gateway"] else str(ipaddress.ip_network(p["cidr"]).network_address + 1)
-        plan.add("create subnet %s of %s in %s" % (p["cidr"], net.get("name"), p["region"]), do_create, after=dict(
-            cidr=p["cidr"], dhcpEnabled=p["dhcp"], gatewayIp=gateway,
-            ipPools=[dict(network=p["cidr"], region=p["region"], start=self.pool[0], end=self.pool[1],
-                          dhcp=p["dhcp"])]))
-        self.result["subnet"] = state["subnet"] if self.execute(plan) else plan.after
+        return Plan(None).add("create subnet %s of %s in %s" % (p["cidr"], self.network.get("name"), p["region"]),
+                              create, creates=True, after=dict(
+                                  cidr=p["cidr"], dhcpEnabled=p["dhcp"], gatewayIp=gateway,
+                                  ipPools=[dict(network=p["cidr"], region=p["region"], start=self.pool[0],
+                                                end=self.pool[1], dhcp=p["dhcp"])]))
+
+    def plan_absent(self, current):
+        if current is None:
+            return Plan(None)
+        return self.plan_delete(current, "delete subnet %s of %s in %s" % (
+            self.params["cidr"], self.network.get("name"), self.params["region"]),
+            "%s/%s" % (self.subnets_path, current["id"]))
 
 
 def main():
