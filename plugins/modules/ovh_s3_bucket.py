@@ -124,7 +124,8 @@ failure:
 
 import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, Plan
+from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Immutable, OvhModule, Plan
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -135,7 +136,11 @@ CREATE_GRACE = 3.0
 
 class OvhS3Bucket(OvhModule):
     resource_key = "bucket"
+    what = "bucket"
     waits = False
+    id_field = "name"
+    immutable = (Immutable("owner", "ownerId", "a bucket keeps its owner",
+                           value=lambda m: m.owner["id"] if m.owner else None),)
     argument_spec = dict(
         name=dict(type="str", required=True),
         region=dict(type="str", required=True),
@@ -155,71 +160,66 @@ class OvhS3Bucket(OvhModule):
     def base(self):
         return "%s/region/%s/storage" % (self.project_path, self.params["region"])
 
+    def item_path(self, oid):
+        return "%s/%s" % (self.base, oid)
+
+    def prepare(self):
+        self.owner = self.pick_cloud_user(self.params["owner"], "owner") if self.params["owner"] is not None else None
+
     def find(self):
-        for bucket in self.client.get(self.base) or []:
+        try:
+            buckets = self.client.get(self.base) or []
+        except OvhApiError as exc:
+            if not exc.is_not_found:
+                raise
+            self.fail("Region %s does not offer S3 object storage in project %s (the API answered: %s)."
+                      % (self.params["region"], self.params["service_name"], exc.message))
+        for bucket in buckets:
             if bucket.get("name") == self.params["name"]:
-                return self.client.get_or_none("%s/%s?limit=1" % (self.base, bucket["name"])) or bucket
+                return self.read_back(bucket)
         return None
 
-    def resolve_owner(self):
-        return self.pick_cloud_user(self.params["owner"], "set owner to the ID of one of them")
+    def read_back(self, obj, created=False):
+        return self.client.get_or_none(self.item_path(obj["name"]) + "?limit=1") or obj
 
-    def present(self, current):
+    def preflight(self, current):
         p = self.params
-        owner = self.resolve_owner() if p["owner"] is not None else None
-        if current is None:
-            if owner is None:
-                self.fail("To create bucket %s, set owner." % p["name"])
-            body = dict(name=p["name"], ownerId=owner["id"])
-            if p["versioning"]:
-                body["versioning"] = dict(status=p["versioning"])
-            if p["encryption"]:
-                body["encryption"] = dict(sseAlgorithm=p["encryption"])
-            plan = Plan(None)
-            state = {}
-
-            def do_create():
-                state["bucket"] = self.create_or_adopt(self.base, body, self.find, "bucket %s" % p["name"],
-                                                       grace=CREATE_GRACE)
-
-            after = dict(name=p["name"], region=p["region"], ownerId=owner["id"],
-                         versioning=body.get("versioning", dict(status="disabled")),
-                         encryption=body.get("encryption", dict(sseAlgorithm="plaintext")))
-            plan.add("create bucket %s in %s owned by user %s" % (p["name"], p["region"], owner["id"]), do_create,
-                     after=after)
-            if self.execute(plan):
-                self.result["bucket"] = self.client.get("%s/%s" % (self.base, p["name"]), limit=1)
-            else:
-                self.result["bucket"] = plan.after
+        if p["state"] == "absent":
             return
-        if owner is not None and owner["id"] != current.get("ownerId"):
-            self.fail("The owner of bucket %s cannot be updated (it is user %s). Nothing was changed."
-                      % (p["name"], current.get("ownerId")))
-        body = {}
-        have_versioning = (current.get("versioning") or {}).get("status") or "disabled"
-        if p["versioning"] and p["versioning"] != have_versioning:
-            if have_versioning in ("enabled", "suspended") and p["versioning"] == "disabled":
-                self.fail("Versioning of bucket %s is %s: it can be suspended, not disabled (S3 rule). Nothing was "
-                          "changed." % (p["name"], have_versioning))
+        if current is None and self.owner is None:
+            self.fail("To create bucket %s, set owner." % p["name"])
+        have = ((current or {}).get("versioning") or {}).get("status") or "disabled"
+        if have in ("enabled", "suspended") and p["versioning"] == "disabled":
+            self.fail("Versioning of bucket %s is %s: it can be suspended, not disabled (S3 rule). Nothing was "
+                      "changed." % (p["name"], have))
+
+    def plan_create(self):
+        p = self.params
+        body = dict(name=p["name"], ownerId=self.owner["id"])
+        if p["versioning"]:
             body["versioning"] = dict(status=p["versioning"])
-        have_encryption = (current.get("encryption") or {}).get("sseAlgorithm") or "plaintext"
-        if p["encryption"] and p["encryption"] != have_encryption:
+        if p["encryption"]:
+            body["encryption"] = dict(sseAlgorithm=p["encryption"])
+        return Plan(None).add(
+            "create bucket %s in %s owned by user %s" % (p["name"], p["region"], self.owner["id"]),
+            lambda: self.create_or_adopt(self.base, body, self.find, "bucket %s" % p["name"], grace=CREATE_GRACE),
+            creates=True, after=dict(name=p["name"], region=p["region"], ownerId=self.owner["id"],
+                                     versioning=body.get("versioning", dict(status="disabled")),
+                                     encryption=body.get("encryption", dict(sseAlgorithm="plaintext"))))
+
+    def plan_update(self, current):
+        p = self.params
+        body = {}
+        if p["versioning"] and p["versioning"] != ((current.get("versioning") or {}).get("status") or "disabled"):
+            body["versioning"] = dict(status=p["versioning"])
+        if p["encryption"] and p["encryption"] != ((current.get("encryption") or {}).get("sseAlgorithm")
+                                                   or "plaintext"):
             body["encryption"] = dict(sseAlgorithm=p["encryption"])
         plan = Plan(current)
         if body:
             plan.add("update bucket %s: %s" % (p["name"], ", ".join(sorted(body))),
-                     lambda: self.client.put("%s/%s" % (self.base, p["name"]), body), patch=body)
-        if self.execute(plan):
-            self.result["bucket"] = self.client.get("%s/%s" % (self.base, p["name"]), limit=1)
-        else:
-            self.result["bucket"] = plan.after
-
-    def absent(self, current):
-        if current is None:
-            return
-        self.result["bucket"] = current
-        self.execute(self.plan_delete(current, "delete bucket %s in %s" % (self.params["name"], self.params["region"]),
-                                      "%s/%s" % (self.base, self.params["name"])))
+                     lambda: self.client.put(self.item_path(p["name"]), body), patch=body)
+        return plan
 
 
 def main():
