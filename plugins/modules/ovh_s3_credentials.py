@@ -124,6 +124,9 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import C
 
 class OvhS3Credentials(OvhModule):
     resource_key = "credentials"
+    what = "S3 key pair"
+    id_field = "access"
+    not_empty = ("user",)
     argument_spec = dict(
         user=dict(type="str", required=True, aliases=["user_id"]),
         access=dict(type="str", no_log=False),
@@ -131,70 +134,74 @@ class OvhS3Credentials(OvhModule):
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
 
-    def resolve_user(self):
-        return self.pick_cloud_user(self.params["user"], "use the ID")
+    def prepare(self):
+        self.user = self.pick_cloud_user(self.params["user"], "user")
+        self.result["user_id"] = self.user["id"]
 
-    def list_pairs(self, base):
-        return sorted(self.client.get(base) or [], key=lambda c: c.get("access") or "")
+    @property
+    def base(self):
+        return "%s/user/%s/s3Credentials" % (self.project_path, self.user["id"])
 
-    def send_create(self, base):
+    def item_path(self, oid):
+        return "%s/%s" % (self.base, oid)
+
+    def find(self):
+        """The user's first key pair (its last with O(state=absent)), or the pair O(access)."""
+        self.pairs = [c for c in sorted(self.client.get(self.base) or [], key=lambda c: c.get("access") or "")
+                      if self.params["access"] in (None, c.get("access"))]
+        if not self.pairs:
+            return None
+        return self.pairs[-1 if self.params["state"] == "absent" else 0]
+
+    def preflight(self, current):
+        p = self.params
+        if current is None and p["state"] == "present" and p["access"] is not None:
+            self.fail("User %s has no S3 key pair %s; the API chooses the access key of a new pair, so leave "
+                      "access unset to create one." % (self.user.get("description"), p["access"]))
+
+    def read_back(self, obj, created=False):
+        return obj  # the answer of the create (the only one that shows the secret)
+
+    def decorate(self, obj):
+        if self.params["fetch_secret"] and not obj.get("secret") and not self.module.check_mode:
+            # A POST that changes nothing; still, check mode sends no POST at all.
+            return {"credentials": dict(obj, secret=self.secret(obj))}
+        return {}
+
+    def secret(self, pair):
+        return (self.client.post(self.item_path(pair["access"]) + "/secret", idempotent=True) or {}).get("secret")
+
+    def plan_create(self):
+        label = self.user.get("description") or self.user["id"]
+
+        def create():
+            if self.user.get("status") != "ok" and self.params["wait"]:
+                self.wait_for("until_ready", self.fetcher("%s/user/%s" % (self.project_path, self.user["id"])),
+                              CLOUD_USER, label)
+            return self.send_create()
+
+        return Plan(None).add("create an S3 key pair for user %s" % label, create, creates=True,
+                              after=dict(userId=self.user.get("openstackId"), tenantId=self.params["service_name"]))
+
+    def send_create(self):
         """POST a key pair. After a 5xx or a timeout the POST is not resent while its pair may exist: a pair
         that appears is the one it created (there was none before), and its secret is read. Only when no
         pair appears within the grace period is the create sent again (CREATE_RESEND times at most)."""
         def adopt(found, exc, _earlier):
-            pair = dict(found)
-            pair["secret"] = (self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True)
-                              or {}).get("secret")
             self.module.warn("The create of the S3 key pair answered %s %s but the pair was created; it has been "
                              "adopted." % (exc.http_status or "", exc.message))
-            return pair
+            return dict(found, secret=self.secret(found))
 
-        return self.create_or_adopt(base, None, lambda: (self.list_pairs(base) or [None])[0], "the S3 key pair",
-                                    conflict=False, adopt=adopt)
+        return self.create_or_adopt(self.base, None, lambda: (self.client.get(self.base) or [None])[0],
+                                    "the S3 key pair", conflict=False, adopt=adopt)
 
-    def run(self):
-        p = self.params
-        user = self.resolve_user()
-        uid = user["id"]
-        self.result["user_id"] = uid
-        base = "%s/user/%s/s3Credentials" % (self.project_path, uid)
-        pairs = self.list_pairs(base)
-        if p["access"] is not None:
-            pairs = [c for c in pairs if c.get("access") == p["access"]]
-        if p["state"] == "absent":
-            if not pairs:
-                return
-            plan = Plan(dict(credentials=pairs))
-            for pair in pairs:
-                plan.add("delete S3 key pair %s of user %s" % (pair["access"], user.get("description")),
-                         lambda pair=pair: self.client.delete("%s/%s" % (base, pair["access"])))
-            plan.after = dict(credentials=[])
-            self.result["credentials"] = pairs[-1]
-            self.execute(plan)
-            return
-        if pairs:
-            pair = dict(pairs[0])
-            if p["fetch_secret"] and not self.module.check_mode:
-                # A POST that changes nothing; still, check mode sends no POST at all.
-                answer = self.client.post("%s/%s/secret" % (base, pair["access"]), idempotent=True) or {}
-                pair["secret"] = answer.get("secret")
-            self.result["credentials"] = pair
-            return
-        if p["access"] is not None:
-            self.fail("User %s has no S3 key pair %s; the API chooses the access key of a new pair, so leave "
-                      "access unset to create one." % (user.get("description"), p["access"]))
-        plan = Plan(None)
-        state = {}
-
-        def do_create():
-            if user.get("status") != "ok" and p["wait"]:
-                self.wait_for("until_ready", lambda: self.client.get_or_none("%s/user/%s" % (self.project_path, uid)),
-                              CLOUD_USER, user.get("description") or str(uid))
-            state["pair"] = self.send_create(base)
-
-        plan.add("create an S3 key pair for user %s" % (user.get("description") or uid), do_create,
-                 after=dict(userId=user.get("openstackId"), tenantId=p["service_name"]))
-        self.result["credentials"] = state["pair"] if self.execute(plan) else plan.after
+    def plan_absent(self, current):
+        plan = Plan(dict(credentials=self.pairs) if self.pairs else None)
+        for pair in self.pairs:
+            plan.add("delete S3 key pair %s of user %s" % (pair["access"], self.user.get("description")),
+                     lambda pair=pair: self.client.delete(self.item_path(pair["access"])))
+        plan.after = None
+        return plan
 
 
 def main():

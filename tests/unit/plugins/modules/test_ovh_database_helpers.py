@@ -153,10 +153,12 @@ def test_s3_pair_of_an_ambiguous_create_is_adopted_with_its_secret():
         return [{"access": "a1", "tenantId": "t", "userId": "u"}]
 
     client = FakeClient([ambiguous(), {"secret": "s3cr3t"}], gets)
-    mod = make_module(s3.OvhS3Credentials, client, wait_sleep=0.01)
-    pair = mod.send_create("/base")
+    mod = make_module(s3.OvhS3Credentials, client, wait_sleep=0.01, service_name="p")
+    mod.user = {"id": 7}
+    pair = mod.send_create()
     assert pair == {"access": "a1", "tenantId": "t", "userId": "u", "secret": "s3cr3t"}
-    assert client.sent == [("POST", "/base"), ("POST", "/base/a1/secret")] and mod.result["adopted"]
+    base = "/cloud/project/p/user/7/s3Credentials"
+    assert client.sent == [("POST", base), ("POST", base + "/a1/secret")] and mod.result["adopted"]
 
 
 def test_subnet_pool_defaults_and_checks():
