@@ -376,9 +376,6 @@ class OvhModule(object):
         the fields that cannot change (:attr:`immutable`) and the API's rules (:meth:`preflight`), and only then
         plan, so that check mode and a real run refuse the same input with the same message, before any write;
         then :meth:`apply` the plan (the read-back is there)."""
-        if hasattr(self, "present"):  # LEGACY: a module not on the phases yet (goes with the last one ported)
-            current = self.find()
-            return self.absent(current) if self.params["state"] == "absent" else self.present(current)
         self.prepare()
         current = self.find()
         present = self.params.get("state", "present") != "absent"
@@ -524,8 +521,6 @@ class OvhModule(object):
         else the one of ``listing`` whose ``key`` (default :attr:`name_field`) is ``name``. Objects whose status
         is in ``gone`` do not count. None when there is none; when several have the name, fails with the one
         message of every module (set ``option`` to the ID of one). ``listing``: the objects, or a callable."""
-        if isinstance(listing, str):  # LEGACY: (path, plural, gone) of the modules not ported yet
-            return self._legacy_find(listing, oid, ("DELETING",) if gone is GOING_AWAY else gone)
         what = what or self.what
         key = key or self.name_field
         if oid is not None:
@@ -562,26 +557,6 @@ class OvhModule(object):
             self.fail("No %s with the ID or %s %s (not found in project %s)."
                       % (what, key, ref, self.params["service_name"]))
         return obj
-
-    def _legacy_find(self, path, plural, gone):
-        p = self.params
-        if p["id"]:
-            return self.client.get_or_none("%s/%s" % (path, p["id"]))
-        found = [o for o in self.client.get(path) or [] if o.get("name") == p["name"] and o.get("status") not in gone]
-        if len(found) > 1:
-            self.fail("%d %s are named %r (%s); set id to choose one."
-                      % (len(found), plural, p["name"], ", ".join(sorted(o["id"] for o in found))))
-        return found[0] if found else None
-
-    def pick(self, objects, ref, what, several, key="name", gone=("DELETING",)):
-        """LEGACY (the modules not ported yet): see :meth:`resolve`."""
-        found = [o for o in objects if str(o.get("id")) == ref] or [
-            o for o in objects if o.get(key) == ref and o.get("status") not in gone]
-        if len(found) > 1:
-            self.fail(several % (len(found), ref))
-        if not found:
-            self.fail("No %s with the ID or %s %r in project %s." % (what, key, ref, self.params["service_name"]))
-        return found[0]
 
     def pick_cloud_user(self, ref, option):
         """The Public Cloud user whose ID or description is ``ref`` (O(option))."""
