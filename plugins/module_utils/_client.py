@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import random
 import re
@@ -80,7 +81,7 @@ class OvhApiError(Exception):
     """An answer of the OVH API (or of the transport) that is not a success."""
 
     def __init__(self, message, http_status=None, error_class=None, query_id=None,
-                 method=None, path=None, error_code=None, ambiguous=False):
+                 method=None, path=None, error_code=None, ambiguous=False, permanent=False):
         super(OvhApiError, self).__init__(message)
         self.message = message
         self.http_status = http_status
@@ -91,6 +92,8 @@ class OvhApiError(Exception):
         self.path = path
         # True when a write may have been applied although it failed.
         self.ambiguous = ambiguous
+        # True when the same request cannot work later (a refused credential, a local check of python-ovh).
+        self.permanent = permanent
 
     @property
     def is_not_found(self):
@@ -112,6 +115,8 @@ class OvhApiError(Exception):
     @property
     def is_transient(self):
         """429, 5xx and transport failures: the same request may work later."""
+        if self.permanent:
+            return False
         return self.http_status is None or self.http_status == 429 or self.http_status >= 500
 
     def to_failure(self):
@@ -130,6 +135,20 @@ class OvhApiError(Exception):
         status = "%s " % self.http_status if self.http_status else ""
         qid = " [query id %s]" % self.query_id if self.query_id else ""
         return "%s%s%s%s" % (status, self.message, where, qid)
+
+
+APPLICATION_ENV = ("OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY")
+OAUTH2_ENV = ("OVH_CLIENT_ID", "OVH_CLIENT_SECRET")
+
+
+@contextlib.contextmanager
+def _hidden_env(names):
+    """The environment without ``names`` for the duration of the block."""
+    saved = dict((n, os.environ.pop(n)) for n in names if n in os.environ)
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 class OvhAmbiguousWrite(OvhApiError):
@@ -257,13 +276,16 @@ class OvhClient(object):
 
         oauth2 = bool(client_id)
         name = endpoint if not is_url(endpoint) else "ovh-eu"
-        if oauth2:
-            self._client = ovh.Client(endpoint=name, client_id=client_id, client_secret=client_secret,
-                                      timeout=timeout)
-        else:
-            self._client = ovh.Client(endpoint=name, application_key=application_key,
-                                      application_secret=application_secret, consumer_key=consumer_key,
-                                      timeout=timeout)
+        # python-ovh reads the credentials it is not given from the environment, and refuses both kinds at once:
+        # the kind resolve_settings() did not choose is hidden from it.
+        with _hidden_env(APPLICATION_ENV if oauth2 else OAUTH2_ENV):
+            if oauth2:
+                self._client = ovh.Client(endpoint=name, client_id=client_id, client_secret=client_secret,
+                                          timeout=timeout)
+            else:
+                self._client = ovh.Client(endpoint=name, application_key=application_key,
+                                          application_secret=application_secret, consumer_key=consumer_key,
+                                          timeout=timeout)
         if is_url(endpoint):
             # python-ovh only knows endpoint names; a URL (the sandbox, a corporate
             # proxy) replaces the base URL it signs and sends to.
@@ -423,8 +445,14 @@ class OvhClient(object):
             raise OvhApiError("Transport error: %s" % _short(exc), method=method, path=path,
                               ambiguous=method in WRITE_METHODS)
         except ovh.exceptions.APIError as exc:
-            # OAuth2 token failures and local credential checks of python-ovh.
-            raise OvhApiError(str(exc), error_class=type(exc).__name__, method=method, path=path)
+            # OAuth2 token failures, python-ovh's own transport errors (its GET /auth/time) and its local credential
+            # checks. A transport error or a token endpoint's 429 or 5xx may go away; a refused client secret or a
+            # local check does not, and is not tried again.
+            match = re.search(r"status_code=(\d+)", str(exc))
+            status = int(match.group(1)) if match else getattr(exc.__cause__, "status_code", None)
+            transport = isinstance(exc, (ovh.exceptions.HTTPError, ovh.exceptions.NetworkError))
+            raise OvhApiError(str(exc), http_status=status, error_class=type(exc).__name__, method=method, path=path,
+                              permanent=not transport and (status is None or (status != 429 and status < 500)))
         return self._decode(response, method, path)
 
     @staticmethod
