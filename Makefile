@@ -60,10 +60,10 @@ argocd-binaries: venv
 	$(BIN)/localargo build
 
 unit: venv collection
-	$(BIN)/python -m pytest tests/unit sandbox/tests/emulator
+	$(BIN)/python -m pytest --rootdir=$(CURDIR) tests/unit sandbox/tests/emulator
 
 integration: venv collection kube-binaries argocd-binaries
-	$(BIN)/python -m pytest tests/integration sandbox/tests/localkube
+	$(BIN)/python -m pytest --rootdir=$(CURDIR) tests/integration tests/e2e sandbox/tests/controlplane sandbox/tests/localargo sandbox/tests/gitserver
 
 # The integration targets under `ansible-test integration`, on one OVH API emulator (TARGETS="a b": some of them;
 # make test runs each target with ansible-playbook instead, for the modules' coverage: tests/integration/test_targets.py).
@@ -80,7 +80,7 @@ test: venv collection kube-binaries argocd-binaries lint sanity
 	@rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
-	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
+	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest --rootdir=$(CURDIR) -n $(PYTEST_WORKERS) --dist loadgroup \
 	  --cov --cov-config=.coveragerc --cov-report= tests sandbox/tests; rc=$$?; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage combine --append --rcfile=.coveragerc -q $(COVERAGE_DIR)/modules*; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage report --rcfile=.coveragerc; \
