@@ -344,9 +344,14 @@ class OvhModule(object):
     def prepare(self):
         """Find what the object belongs to (a cluster, a service, a network...); fails when it is not there."""
 
+    #: the route that lists the objects (as objects) and creates them; ``<collection_path>/<ID>`` is one object
+    collection_path = None
+
     def find(self):
-        """The object as it is, or None."""
-        raise NotImplementedError
+        """The object as it is, or None. By default: the object of :attr:`collection_path` whose ID is O(id), else
+        the one named by :attr:`name_option` (:meth:`find_own`)."""
+        return self.find_own(lambda: self.client.get(self.collection_path) or [],
+                             get=lambda oid: self.client.get_or_none(self.item_path(oid)))
 
     def preflight(self, current):
         """The API's rules that need a request (its capabilities: flavors, versions, regions; the limits it
@@ -413,7 +418,7 @@ class OvhModule(object):
 
     def item_path(self, oid):
         """The path of one object (its GET, PUT and DELETE); None when it has no route of its own."""
-        return None
+        return None if self.collection_path is None else "%s/%s" % (self.collection_path, oid)
 
     def read_back(self, obj, created=False):
         """The object after the plan ran, read again (with O(wait) and a :attr:`model`, once it is ready)."""

@@ -149,15 +149,8 @@ class OvhCloudUser(OvhModule):
             self.fail("reset_password is only used with state=present.")
 
     @property
-    def base(self):
+    def collection_path(self):
         return "%s/user" % self.project_path
-
-    def item_path(self, oid):
-        return "%s/%s" % (self.base, oid)
-
-    def find(self):
-        return self.find_own(lambda: self.client.get(self.base) or [],
-                             get=lambda uid: self.client.get_or_none(self.item_path(uid)))
 
     def preflight(self, current):
         p = self.params
@@ -185,7 +178,7 @@ class OvhCloudUser(OvhModule):
                                   status="creating"))
 
     def create(self, body):
-        user = self.create_or_adopt(self.base, body, self.find, "user %s" % body["description"], conflict=False,
+        user = self.create_or_adopt(self.collection_path, body, self.find, "user %s" % body["description"], conflict=False,
                                     adopt=self.adopt)
         if self.result.get("adopted"):
             user = self.regenerate(user)

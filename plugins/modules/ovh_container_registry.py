@@ -149,15 +149,8 @@ class OvhContainerRegistry(OvhModule):
                       "letter or digit; got %r." % name)
 
     @property
-    def base(self):
+    def collection_path(self):
         return "%s/containerRegistry" % self.project_path
-
-    def item_path(self, oid):
-        return "%s/%s" % (self.base, oid)
-
-    def find(self):
-        return self.find_own(lambda: self.client.get(self.base) or [],
-                             get=lambda rid: self.client.get_or_none(self.item_path(rid)))
 
     def preflight(self, current):
         """The region offers managed registries, and the plan is one of those it offers (by name or ID)."""
@@ -190,7 +183,7 @@ class OvhContainerRegistry(OvhModule):
         if self.plan_obj:
             body["planID"] = self.plan_obj["id"]
         return Plan(None).add("create registry %s in %s" % (p["name"], p["region"]), lambda: self.create_or_adopt(
-            self.base, body, self.find, "registry %s" % p["name"]), creates=True, after=dict(
+            self.collection_path, body, self.find, "registry %s" % p["name"]), creates=True, after=dict(
                 registry=dict(name=p["name"], region=p["region"], status="INSTALLING"), plan=self.plan_obj))
 
     def plan_update(self, current):

@@ -150,14 +150,8 @@ class OvhContainerRegistryUser(OvhModule):
         self.result["registry_id"] = self.registry["id"]
 
     @property
-    def users_path(self):
+    def collection_path(self):
         return "%s/%s/users" % (self.base, self.registry["id"])
-
-    def item_path(self, oid):
-        return "%s/%s" % (self.users_path, oid)
-
-    def find(self):
-        return self.find_by_id_or_name(self.client.get(self.users_path) or [], name=self.params["login"], gone=())
 
     def preflight(self, current):
         if current is None and self.params["state"] == "present" and not self.params["email"]:
@@ -175,7 +169,7 @@ class OvhContainerRegistryUser(OvhModule):
 
         def create():
             self.registry_ready()
-            return self.create_or_adopt(self.users_path, body, self.find, "registry user %s" % p["login"],
+            return self.create_or_adopt(self.collection_path, body, self.find, "registry user %s" % p["login"],
                                         adopt=self.adopt)
 
         return Plan(None).add("create registry user %s" % p["login"], create, creates=True,

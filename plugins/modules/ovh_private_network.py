@@ -189,14 +189,11 @@ class OvhPrivateNetwork(OvhModule):
             self.fail("id must be a private network ID (pn-<vRack>_<VLAN ID>, as the network's id), not %r." % p["id"])
 
     @property
-    def base(self):
+    def collection_path(self):
         return "%s/network/private" % self.project_path
 
-    def item_path(self, oid):
-        return "%s/%s" % (self.base, oid)
-
     def find(self):
-        self.networks = self.client.get(self.base) or []
+        self.networks = self.client.get(self.collection_path) or []
         return self.find_own(self.networks, get=lambda nid: self.client.get_or_none(self.item_path(nid)),
                              gone=("DELETING",))
 
@@ -232,7 +229,7 @@ class OvhPrivateNetwork(OvhModule):
         if p["vlan_id"] is not None:
             body["vlanId"] = p["vlan_id"]
         return Plan(None).add("create private network %s" % p["name"], lambda: self.create_or_adopt(
-            self.base, body, self.find, "private network %s" % p["name"]), creates=True, after=dict(
+            self.collection_path, body, self.find, "private network %s" % p["name"]), creates=True, after=dict(
                 name=p["name"], vlanId=p["vlan_id"], status="BUILDING", type="private",
                 regions=[dict(region=r, status="BUILDING", openstackId=None) for r in body.get("regions", [])]))
 
