@@ -357,7 +357,7 @@ def _up(data_dir: Path, default_nodes: int, default_pool: str, default_flavor: s
     (data_dir / MARKER).write_text("localkube data dir; removed by `python -m localkube down`\n")
     for sub in ("logs", "kubeconfigs", "home", "run"):
         (data_dir / sub).mkdir(exist_ok=True)
-    (data_dir / "kwok.yaml").write_text("")
+    (data_dir / "kwok.yaml").write_text(nodes.kwok_config())  # the pod stages (nodes.KWOK_STAGES)
     paths = pki.generate(data_dir / "pki")
     ports = dict(zip(("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"), _free_ports(6)))
     server = f"https://127.0.0.1:{ports['apiserver']}"

@@ -5,7 +5,10 @@ The OVH API emulator calls :func:`sync_pool_nodes` whenever it creates or scales
 keep-alive connection (no ``kubernetes`` client import, no kubectl), well under a second.
 
 kwok (started by ``localkube up`` with ``--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake``)
-then keeps the nodes Ready and their leases fresh, and plays the kubelet for pods bound to them.
+then keeps the nodes Ready and their leases fresh, and plays the kubelet for pods bound to them, with
+the pod stages of :data:`KWOK_STAGES` (``localkube up`` writes them to ``<data dir>/kwok.yaml``): a
+container whose image tag ends in ``-broken`` runs but never becomes ready, one whose tag ends in
+``-crash`` restarts every couple of seconds (CrashLoopBackOff), any other becomes ready at once.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import hashlib
 import os
 import re
 import secrets
+import textwrap
 import time
 from typing import Mapping
+
+import yaml
 
 from .kubeapi import KubeClient, KubeError
 from .versions import KUBERNETES_VERSION
@@ -36,6 +42,228 @@ FLAVORS: dict[str, tuple[int, int]] = {
     "r2-15": (2, 15), "r2-30": (2, 30), "r2-60": (4, 60), "r2-120": (8, 120),
     "r3-16": (2, 16), "r3-32": (4, 32), "r3-64": (8, 64), "r3-128": (16, 128),
 }
+
+# Image tag conventions of the simulated kubelet (docs/localkube.md, "Failing health checks"): the tag
+# (after the last ":" of the name, before any "@sha256:...") ends in the suffix.
+BROKEN_SUFFIX = "-broken"
+CRASH_SUFFIX = "-crash"
+CRASH_LOOP_DELAY_MS = 2000
+CRASH_LOOP_DELAY_ANNOTATION = "pod-crash-loop.stage.kwok.x-k8s.io/delay"
+
+
+def _tag_pattern(*suffixes: str) -> str:
+    """A regular expression (RE2 and jq/Oniguruma alike) matching an image whose tag ends in a suffix."""
+    assert all(re.fullmatch(r"[-a-z0-9]+", s) for s in suffixes)  # nothing to escape, in Go, jq or Python
+    return f":[^/:@]*({'|'.join(suffixes)})(@.*)?$"
+
+
+def image_behaviour(image: str) -> str:
+    """How the simulated kubelet treats a container of this image: ``broken``, ``crash`` or ``ready``."""
+    if re.search(_tag_pattern(BROKEN_SUFFIX), image or ""):
+        return "broken"
+    if re.search(_tag_pattern(CRASH_SUFFIX), image or ""):
+        return "crash"
+    return "ready"
+
+
+def _any_image(pattern: str) -> str:
+    """A jq selector key: "true" when a container of the pod has an image matching ``pattern``."""
+    return f'[.spec.containers[]?.image | test("{pattern}")] | any'
+
+
+_UNHEALTHY = _any_image(_tag_pattern(BROKEN_SUFFIX, CRASH_SUFFIX))
+_CRASHING = _any_image(_tag_pattern(CRASH_SUFFIX))
+
+# Container statuses shared by the stages below: "$now" is the render time; the image's behaviour
+# decides readiness. A crashing container is waiting in CrashLoopBackOff after a failed run.
+_CONTAINER_STATUS = """\
+      {{ $behaviour := "ready" }}
+      {{ if regexMatch "%(broken)s" .image }}{{ $behaviour = "broken" }}
+      {{ else if regexMatch "%(crash)s" .image }}{{ $behaviour = "crash" }}{{ end }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        {{ if eq $behaviour "crash" }}
+        ready: false
+        started: false
+        restartCount: {{ $restarts }}
+        lastState:
+          terminated:
+            exitCode: 1
+            reason: Error
+            message: "simulated crash (image tag ends in %(crash_suffix)s)"
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+        state:
+          waiting:
+            reason: CrashLoopBackOff
+            message: {{ printf "back-off restarting failed container %%s in pod %%s" .name $root.metadata.name | Quote }}
+        {{ else }}
+        ready: {{ eq $behaviour "ready" }}
+        started: true
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $started | Quote }}
+        {{ end }}
+""" % {"broken": _tag_pattern(BROKEN_SUFFIX), "crash": _tag_pattern(CRASH_SUFFIX), "crash_suffix": CRASH_SUFFIX}
+
+_POD_CONDITIONS = """\
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Initialized
+      - lastTransitionTime: {{ $now | Quote }}
+        status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
+        {{ if not $ready }}reason: ContainersNotReady
+        message: {{ printf "containers with unready status: [%s]" $unreadyNames | Quote }}{{ end }}
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: {{ if $ready }}"True"{{ else }}"False"{{ end }}
+        {{ if not $ready }}reason: ContainersNotReady
+        message: {{ printf "containers with unready status: [%s]" $unreadyNames | Quote }}{{ end }}
+        type: ContainersReady
+      {{ range .spec.readinessGates }}
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: {{ .conditionType | Quote }}
+      {{ end }}
+"""
+
+_UNREADY = """\
+      {{ $unready := list }}
+      {{ range .spec.containers }}{{ if regexMatch "%s" .image }}{{ $unready = append $unready .name }}{{ end }}{{ end }}
+      {{ $ready := eq (len $unready) 0 }}
+      {{ $unreadyNames := join " " $unready }}
+""" % _tag_pattern(BROKEN_SUFFIX, CRASH_SUFFIX)
+
+# Start: what kwok's default pod-ready stage (kustomize/stage/pod/fast) does, in one step, except that
+# broken and crashing containers are not ready. The pod is Running either way, like a real kubelet's.
+_START_TEMPLATE = """\
+      {{ $now := Now }}
+      {{ $root := . }}
+      {{ $started := $now }}
+      {{ $restarts := 1 }}
+""" + _UNREADY + _POD_CONDITIONS + """\
+      containerStatuses:
+      {{ range .spec.containers }}
+""" + _CONTAINER_STATUS + """\
+      {{ end }}
+      initContainerStatuses:
+      {{ range .spec.initContainers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: true
+        restartCount: 0
+        {{ if eq .restartPolicy "Always" }}
+        started: true
+        state:
+          running:
+            startedAt: {{ $now | Quote }}
+        {{ else }}
+        state:
+          terminated:
+            exitCode: 0
+            finishedAt: {{ $now | Quote }}
+            reason: Completed
+            startedAt: {{ $now | Quote }}
+        {{ end }}
+      {{ end }}
+      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+      podIP: {{ PodIPWith .spec.nodeName (or .spec.hostNetwork false) (or .metadata.uid "") (or .metadata.name "") (or .metadata.namespace "") | Quote }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+"""
+
+# One more crash: the crashing containers' restartCount goes up by one, the others keep their status.
+_CRASH_LOOP_TEMPLATE = """\
+      {{ $now := Now }}
+      {{ $root := . }}
+""" + _UNREADY + _POD_CONDITIONS + """\
+      containerStatuses:
+      {{ range .spec.containers }}
+      {{ $name := .name }}
+      {{ $restarts := 1 }}
+      {{ $started := $now }}
+      {{ range $root.status.containerStatuses }}{{ if eq .name $name }}
+      {{ $restarts = add1 .restartCount }}
+      {{ if .state.running }}{{ $started = .state.running.startedAt }}{{ end }}
+      {{ end }}{{ end }}
+""" + _CONTAINER_STATUS + """\
+      {{ end }}
+"""
+
+
+def _stage(name: str, expressions: list[dict], next_: dict, delay: dict | None = None) -> dict:
+    spec = {"resourceRef": {"apiGroup": "v1", "kind": "Pod"}, "selector": {"matchExpressions": expressions},
+            "next": next_}
+    if delay:
+        spec["delay"] = delay
+    return {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Stage", "metadata": {"name": name}, "spec": spec}
+
+
+def _jq(key: str, operator: str, *values: str) -> dict:
+    return {"jq": {"key": key, "operator": operator, **({"values": list(values)} if values else {})}}
+
+
+def _status_patch(template: str) -> dict:
+    return {"patches": [{"subresource": "status", "root": "status", "template": textwrap.dedent(template)}]}
+
+
+_NOT_DELETED = _jq(".metadata.deletionTimestamp", "DoesNotExist")
+_NOT_STARTED = _jq(".status.podIP", "DoesNotExist")
+
+#: The pod stages kwok plays (it keeps its default node stages). Replaces kwok's default pod stages
+#: (kustomize/stage/pod/fast: pod-ready, pod-complete, pod-delete), which make every pod Ready.
+KWOK_STAGES: list[dict] = [
+    _stage("pod-ready", [_NOT_DELETED, _NOT_STARTED, _jq(_UNHEALTHY, "NotIn", "true")],
+           _status_patch(_START_TEMPLATE)),
+    _stage("pod-unhealthy", [_NOT_DELETED, _NOT_STARTED, _jq(_UNHEALTHY, "In", "true")],
+           {"event": {"type": "Warning", "reason": "Unhealthy",
+                      "message": f"simulated: an image tag ends in {BROKEN_SUFFIX} or {CRASH_SUFFIX}"},
+            **_status_patch(_START_TEMPLATE)}),
+    _stage("pod-crash-loop", [_NOT_DELETED, _jq(".status.podIP", "Exists"),
+                              _jq(".status.phase", "In", "Running"), _jq(_CRASHING, "In", "true")],
+           _status_patch(_CRASH_LOOP_TEMPLATE),
+           delay={"durationMilliseconds": CRASH_LOOP_DELAY_MS,
+                  "durationFrom": {"jq": {"expression": f'.metadata.annotations["{CRASH_LOOP_DELAY_ANNOTATION}"]'}}}),
+    # A Job's pod completes (kwok's default), unless one of its images is broken or crashing.
+    _stage("pod-complete", [_NOT_DELETED, _jq(".status.phase", "In", "Running"),
+                            _jq(".metadata.ownerReferences.[].kind", "In", "Job"), _jq(_UNHEALTHY, "NotIn", "true")],
+           _status_patch("""\
+      {{ $now := Now }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: 0
+            finishedAt: {{ $now | Quote }}
+            reason: Completed
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Succeeded
+""")),
+    _stage("pod-delete", [_jq(".metadata.deletionTimestamp", "Exists")],
+           {"finalizers": {"empty": True}, "delete": True}),
+]
+
+
+class _Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+    """Multi-line strings (the templates) as literal blocks, so that kwok.yaml reads like kwok's own stages."""
+
+
+_Dumper.add_representer(str, lambda dumper, data: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None))
+
+
+def kwok_config() -> str:
+    """The text of kwok's ``--config`` file: the documents of :data:`KWOK_STAGES`."""
+    return yaml.dump_all(KWOK_STAGES, Dumper=_Dumper, sort_keys=False, width=1000)
+
 
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
