@@ -1,0 +1,209 @@
+"""argocd_application_sync's sequence (refresh, sync, wait) against a loopback server that answers, request after
+request, what the real Argo CD v3.6.1 answered during a sync (tests/unit/test_argocd_recorded.json), on a clock that
+never sleeps: what is sent, when it stops, and what it returns or fails with."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.keikolatam.gitops.plugins.modules import argocd_application_sync as mod
+from test_argocd_client import PASSWORD, RECORDED, FakeClock, argo_stub  # noqa: F401  pylint: disable=unused-import
+
+SYNC = "/api/v1/applications/manual/sync"
+APP = "/api/v1/applications/manual"
+
+
+class Exited(Exception):
+    def __init__(self, failed, result):
+        super(Exited, self).__init__(result.get("msg"))
+        self.failed = failed
+        self.result = result
+
+
+class FakeModule(object):
+    def __init__(self, params, check_mode=False):
+        self.params = params
+        self.check_mode = check_mode
+        self.warnings = []
+
+    def debug(self, text):
+        pass
+
+    def warn(self, text):
+        self.warnings.append(text)
+
+    def exit_json(self, **result):
+        raise Exited(False, result)
+
+    def fail_json(self, **result):
+        raise Exited(True, result)
+
+
+def params(stub, **kw):
+    p = dict(api_url=stub.url, username="admin", password=PASSWORD, token=None, validate_certs=True, timeout=30,
+             name="manual", refresh="normal", sync=True, revision=None, prune=False, strategy="hook", wait=True,
+             wait_timeout=60, wait_for_revision=None, fail_on_degraded=False)
+    p.update(kw)
+    return p
+
+
+def run(stub, check_mode=False, **kw):
+    module = FakeModule(params(stub, **kw), check_mode=check_mode)
+    runner = mod.ApplicationSync(module, clock=FakeClock())
+    with pytest.raises(Exited) as out:
+        try:
+            runner.run()
+        except mod.ArgoCDError as exc:
+            mod.fail_with(module, exc, runner.client)
+    out.value.warnings = module.warnings
+    return out.value
+
+
+def body(name):
+    return (RECORDED[name]["status"], copy.deepcopy(RECORDED[name]["body"]))
+
+
+def app_states(stub, refreshed, *then):
+    """GET ?refresh= answers ``refreshed``; plain GETs answer ``then`` in turn (the last one repeats)."""
+    later = [body(n) for n in then]
+
+    def answer(req):
+        if "refresh=" in req["query"]:
+            return body(refreshed)
+        return later.pop(0) if len(later) > 1 else later[0]
+
+    stub.routes[("GET", APP)] = answer
+    stub.routes[("GET", APP + "/managed-resources")] = [body("degraded_managed")]
+
+
+def test_out_of_sync_is_synced_and_waited_for(stub):
+    app_states(stub, "outofsync", "running", "running", "after_sync")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub, wait_for_revision="6fead16")
+    assert not out.failed, out.result
+    assert out.result["changed"] is True and out.result["sync_started"] is True
+    assert out.result["application"]["sync_status"] == "Synced"
+    assert out.result["application"]["revision"].startswith("6fead16")
+    assert [(r["method"], r["path"], r["query"]) for r in stub.requests] == [
+        ("POST", "/api/v1/session", ""), ("GET", APP, "refresh=normal"), ("POST", SYNC, ""),
+        ("GET", APP, ""), ("GET", APP, ""), ("GET", APP, ""), ("GET", APP + "/managed-resources", "")]
+    assert out.result["waited"]["status"].startswith("sync Synced, health Healthy, revision 6fead1618c5f")
+
+
+def test_a_synced_application_is_not_synced_again(stub):
+    app_states(stub, "after_sync", "after_sync")
+    out = run(stub)
+    assert not out.failed and out.result["changed"] is False and out.result["sync_started"] is False
+    assert stub.sent("POST", SYNC) == []
+
+
+def test_another_operation_in_progress_is_waited_for_not_an_error(stub):
+    # the refresh started an automated sync between our read and our POST
+    app_states(stub, "outofsync", "running", "running", "after_sync")
+    stub.routes[("POST", SYNC)] = [body("in_progress")]
+    out = run(stub)
+    assert not out.failed, out.result
+    assert out.result["changed"] is False and out.result["application"]["health_status"] == "Healthy"
+    assert len(stub.sent("POST", SYNC)) == 1
+
+
+def test_a_running_operation_is_waited_for_before_deciding(stub):
+    app_states(stub, "running", "running", "outofsync", "running", "after_sync")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub)
+    assert not out.failed and out.result["sync_started"] is True
+    methods = [(r["method"], r["path"]) for r in stub.requests[1:]]
+    assert methods.index(("POST", SYNC)) == 3  # after the refresh and two reads: not while it ran
+
+
+def test_sync_false_refreshes_and_waits_only(stub):
+    app_states(stub, "outofsync", "running", "after_sync")
+    out = run(stub, sync=False)
+    assert not out.failed and out.result["changed"] is False
+    assert stub.sent("POST", SYNC) == []
+    assert stub.sent("GET", APP)[0]["query"] == "refresh=normal"
+
+
+def test_check_mode_reads_only_and_predicts_the_sync(stub):
+    app_states(stub, "outofsync", "outofsync")
+    out = run(stub, check_mode=True)
+    assert not out.failed and out.result["changed"] is True and out.result["sync_started"] is True
+    assert [(r["method"], r["query"]) for r in stub.requests if r["path"] == APP] == [("GET", "")]
+    assert stub.sent("POST", SYNC) == []
+    stub.requests.clear()
+    app_states(stub, "after_sync", "after_sync")
+    assert run(stub, check_mode=True).result["changed"] is False
+
+
+def test_degraded_fails_fast_with_the_deployments_message(stub):
+    app_states(stub, "outofsync", "running", "degraded")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub, fail_on_degraded=True, wait_timeout=600)
+    assert out.failed
+    assert out.result["msg"].startswith("Argo CD application manual failed: health Degraded")
+    assert 'Deployment web: Degraded: Deployment "web" exceeded its progress deadline' in out.result["msg"]
+    assert out.result["unhealthy"] == ['Deployment web: Degraded: Deployment "web" exceeded its progress deadline']
+    assert out.result["application"]["health_status"] == "Degraded"
+    assert out.result["waited"]["seconds"] < 600  # it did not wait for the timeout
+    assert len(stub.sent("GET", APP)) == 3
+
+
+def test_without_fail_on_degraded_it_waits_until_the_timeout_with_the_last_status(stub):
+    app_states(stub, "outofsync", "running", "degraded")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub, wait_timeout=30)
+    assert out.failed
+    assert out.result["msg"].startswith("Timed out after 30s waiting for Argo CD application manual to be Synced "
+                                        "and Healthy; last status: sync Synced, health Degraded")
+    assert out.result["application"]["workloads"]["web"]["health"] == "Degraded"
+    assert out.result["waited"]["seconds"] == pytest.approx(30, abs=0.01)
+
+
+def test_a_sync_that_ends_in_error_fails(stub):
+    app_states(stub, "outofsync", "running", "operation_error")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub)
+    assert out.failed and "the sync operation ended Error: ComparisonError" in out.result["msg"]
+    assert out.result["sync_started"] is True
+
+
+def test_wait_for_revision_times_out_at_another_commit(stub):
+    app_states(stub, "after_sync", "after_sync")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub, wait_for_revision="0123abcd", wait_timeout=10)
+    assert out.failed
+    assert "to be Synced and Healthy at revision 0123abcd; last status: sync Synced, health Healthy, " \
+           "revision 6fead1618c5f" in out.result["msg"]
+    assert len(stub.sent("POST", SYNC)) == 1  # not at that commit: a sync was started
+
+
+def test_wait_false_returns_once_the_sync_started(stub):
+    app_states(stub, "outofsync", "running")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub, wait=False)
+    assert not out.failed and out.result["sync_started"] is True and "waited" not in out.result
+    assert len(stub.sent("GET", APP)) == 1
+
+
+def test_an_unknown_application(stub):
+    stub.routes[("GET", APP)] = [body("missing")]
+    out = run(stub)
+    assert out.failed and out.result["msg"].startswith("Argo CD application manual not found, or user 'admin'")
+    assert out.result["failure"]["status"] == 403
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"wait_timeout": 0}, "wait_timeout must be a number of seconds greater than 0"),
+    ({"wait_for_revision": "main"}, "wait_for_revision must be a git commit sha"),
+    ({"name": "Not_A_Name"}, "name must be the name of an Argo CD Application"),
+    ({"api_url": "argocd:8080"}, "api_url must be an http:// or https:// URL"),
+    ({"timeout": -1}, "timeout must be a number of seconds greater than 0"),
+    ({"revision": "aaaaaaa1", "wait_for_revision": "bbbbbbb2"}, "name different commits"),
+])
+def test_bad_input_fails_before_any_request(stub, bad, message):
+    out = run(stub, **bad)
+    assert out.failed and message in out.result["msg"]
+    assert stub.requests == []
+    assert PASSWORD not in str(out.result)
