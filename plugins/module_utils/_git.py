@@ -257,9 +257,10 @@ class WorkingCopy(object):
                 args[0], self.timeout, scrub(self.url)))
         except OSError as exc:
             raise GitError("cannot run git (is it installed on the host?): %s" % exc)
-        out = proc.stdout.decode("utf-8", "replace")
+        out = proc.stdout if kwargs.get("raw") else proc.stdout.decode("utf-8", "replace")
         err = proc.stderr.decode("utf-8", "replace")
         if check and proc.returncode != 0:
+            out = out.decode("utf-8", "replace") if kwargs.get("raw") else out
             hint = ""
             if "Authentication failed" in err or "could not read Username" in err:
                 hint = " (the username or password is refused, or missing)"
@@ -330,6 +331,28 @@ class WorkingCopy(object):
         """The text of ``rel`` at ``rev``, or None when it does not exist there."""
         rc, out, dummy = self.run("show", "%s:%s" % (rev, rel), check=False)
         return out if rc == 0 else None
+
+    def cat_files(self, specs):
+        """The text of each ``rev:path`` of ``specs`` (None when it does not exist), read in one git command."""
+        if not specs:
+            return []
+        out = self.run("cat-file", "--batch", data="".join(spec + "\n" for spec in specs), raw=True)[1]
+        texts = []
+        pos = 0
+        for dummy in specs:
+            eol = out.index(b"\n", pos)
+            header = out[pos:eol].decode("utf-8", "replace").split()
+            pos = eol + 1
+            if len(header) == 3 and header[1] == "blob":
+                size = int(header[2])
+                texts.append(out[pos:pos + size].decode("utf-8", "replace"))
+                pos += size + 1
+            elif len(header) == 3:  # a tree or a commit: not a file
+                pos += int(header[2]) + 1
+                texts.append(None)
+            else:  # "<spec> missing" / "ambiguous"
+                texts.append(None)
+        return texts
 
     def write(self, rel, content):
         """Write ``content`` (text) to ``rel``, or delete it when None."""
@@ -488,3 +511,30 @@ def file_diff(path, before, after):
     return {"before_header": path if before is not None else "%s (absent)" % path,
             "after_header": path if after is not None else "%s (deleted)" % path,
             "before": before or "", "after": after or ""}
+
+
+# The overlays' images (kustomize ``images`` entries named ``keiko/<service>``), read by the gitops_* modules.
+NAME_PREFIX = "keiko/"
+
+
+def format_reference(name, tag=None, digest=None):
+    return "%s%s%s" % (name, ":" + tag if tag else "", "@" + digest if digest else "")
+
+
+def entry_reference(entry):
+    """The reference an ``images`` entry of a kustomization stands for."""
+    return format_reference(entry.get("newName") or entry.get("name"), entry.get("newTag"), entry.get("digest"))
+
+
+def service_of(entry):
+    name = str(entry.get("name") or "")
+    return name[len(NAME_PREFIX):] if name.startswith(NAME_PREFIX) else None
+
+
+def images_of(kustomization):
+    """service -> reference of the ``keiko/<service>`` entries of a parsed kustomization."""
+    out = {}
+    for entry in (kustomization or {}).get("images") or []:
+        if isinstance(entry, dict) and service_of(entry):
+            out[service_of(entry)] = entry_reference(entry)
+    return out

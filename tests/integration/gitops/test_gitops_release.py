@@ -1,0 +1,207 @@
+"""gitops_release against the real git server: a deploy is one commit with the message and trailers, the same
+images again make none, check mode pushes nothing, a pin refuses another version until clear_pins, a revert
+commit (once), a conflicting revert fails, bad input fails before any commit."""
+
+import yaml
+
+from ovh_scenario import Step
+
+from conftest import git
+
+ACTOR = "Ana <ana@keikolatam.example>"
+AUTHOR = "Keiko CI <ci@keikolatam.example>"
+REG = "registry.example.com/keiko/"
+DIGEST = "sha256:" + "ab" * 32
+OVERLAY = "k8s/overlays/dev/kustomization.yaml"
+PINS = "k8s/overlays/dev/pins.yaml"
+KUSTOMIZATION = """# The services of dev.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: keiko
+resources:
+  - ../../base/identity
+  - ../../base/learning
+images:
+  - name: "keiko/identity"
+    newName: "registry.example.com/keiko/identity"
+    newTag: "0.1.0"
+  - name: "keiko/learning"
+    newName: "registry.example.com/keiko/learning"
+    newTag: "0.3.0"
+replicas:
+  - name: identity
+    count: 1
+"""
+
+
+def release(remote, **kw):
+    args = dict(remote.auth, author=AUTHOR, environment="dev", known_services=["identity", "learning", "gateway"])
+    args.update(kw)
+    return args
+
+
+def trailers(remote, rev):
+    out = git("log", "-1", "--format=%(trailers:unfold,only)", rev, cwd=remote.bare)
+    return dict(line.split(": ", 1) for line in out.splitlines() if line)
+
+
+def test_deploy_pin_clear_and_revert(remote, play):
+    remote.seed({OVERLAY: KUSTOMIZATION, "k8s/overlays/staging/kustomization.yaml": "resources: []\n"})
+    deploy_subject = "deploy dev: identity 0.1.0 -> 0.2.0"
+    run = play([
+        Step("deploy", "gitops_release", release(remote, actor=ACTOR, images={"identity": "0.2.0"},
+                                                 source_revision="abc123"), diff=True),
+        Step("again", "gitops_release", release(remote, images={"identity": REG + "identity:0.2.0"})),
+        Step("preview", "gitops_release", release(remote, images={"learning": REG + "learning@" + DIGEST,
+                                                                  "gateway": REG + "gateway:1.0"}), check=True),
+        Step("rollback", "gitops_release", release(remote, action="rollback", images={"identity": "0.1.0"}, pin=True,
+                                                   reason="0.2.0 breaks the login", actor=ACTOR)),
+        Step("rollback_again", "gitops_release", release(remote, action="rollback", images={"identity": "0.1.0"},
+                                                         pin=True, reason="again")),
+        Step("pinned", "gitops_release", release(remote, images={"identity": "0.2.0"}), fails=True),
+        Step("pinned_check", "gitops_release", release(remote, images={"identity": "0.2.0"}), check=True, fails=True),
+        Step("promote", "gitops_release", release(remote, action="promote", source_environment="staging",
+                                                  images={"learning": "0.3.1"})),
+        Step("clear", "gitops_release", release(remote, action="rollback", clear_pins=["identity"]), diff=True),
+        Step("redeploy", "gitops_release", release(remote, images={"identity": "0.2.0"})),
+        Step("revert", "gitops_release", release(remote, action="rollback", images={},
+                                                 revert="{{ step_redeploy.commit }}", reason="smoke check failed")),
+        Step("revert_again", "gitops_release", release(remote, action="rollback",
+                                                       revert="{{ step_redeploy.commit[:12] }}")),
+        Step("revert_noop", "gitops_release", release(remote, action="rollback", revert="{{ step_deploy.commit }}")),
+        Step("learning", "gitops_release", release(remote, images={"learning": "0.3.2"})),
+        Step("revert_conflict", "gitops_release", release(remote, action="rollback", revert="{{ step_promote.commit }}"),
+             fails=True),
+        Step("history", "gitops_history", dict(remote.auth, environment="dev", limit=0), check=True),
+        Step("history_two", "gitops_history", dict(remote.auth, environment="dev", limit=2)),
+        Step("history_staging", "gitops_history", dict(remote.auth, environment="staging")),
+    ])
+    deploy = run["deploy"]
+    assert deploy["changed"] and deploy["files"] == [OVERLAY]
+    assert deploy["previous"] == {"identity": REG + "identity:0.1.0", "learning": REG + "learning:0.3.0"}
+    assert deploy["images"] == {"identity": REG + "identity:0.2.0", "learning": REG + "learning:0.3.0"}
+    assert deploy["diff"][0]["before"] == KUSTOMIZATION
+    log = remote.log()
+    subjects = [row[3] for row in log]
+    assert subjects == [
+        "deploy dev: learning 0.3.1 -> 0.3.2",
+        "rollback dev: identity 0.2.0 -> 0.1.0",            # the revert
+        "deploy dev: identity 0.1.0 -> 0.2.0",              # redeploy
+        "rollback dev: clear pin identity",
+        "promote dev: learning 0.3.0 -> 0.3.1",
+        "rollback dev: identity 0.2.0 -> 0.1.0, pin identity 0.1.0",
+        deploy_subject,
+        "seed",
+    ]
+    assert all(len(row[1]) <= 1 for row in log)
+    assert log[6][0] == deploy["commit"] and log[6][2] == AUTHOR
+    assert trailers(remote, deploy["commit"]) == {"Keiko-Action": "deploy", "Keiko-Environment": "dev",
+                                                  "Keiko-Source-Revision": "abc123", "Keiko-Actor": ACTOR}
+    text = remote.show(OVERLAY, deploy["commit"])
+    assert text == KUSTOMIZATION.replace('newTag: "0.1.0"', 'newTag: "0.2.0"')
+
+    assert not run["again"]["changed"] and run["again"]["commit"] == deploy["commit"]
+
+    preview = run["preview"]
+    assert preview["changed"] and preview["commit"] == deploy["commit"]
+    assert preview["message"].startswith("deploy dev: gateway (none) -> 1.0, learning 0.3.0 -> sha256:abababababab")
+    assert preview["images"]["gateway"] == REG + "gateway:1.0"
+
+    rollback = run["rollback"]
+    assert rollback["files"] == [OVERLAY, PINS]
+    pin = yaml.safe_load(remote.show(PINS, rollback["commit"]))["pins"]["identity"]
+    assert pin["image"] == REG + "identity:0.1.0" and pin["by"] == ACTOR and pin["reason"] == "0.2.0 breaks the login"
+    assert rollback["pins"]["identity"] == pin
+    assert remote.message(rollback["commit"]).split("\n")[2] == "0.2.0 breaks the login"
+    assert not run["rollback_again"]["changed"]
+
+    for label in ("pinned", "pinned_check"):
+        msg = run[label]["msg"]
+        assert "identity is pinned to %sidentity:0.1.0 in %s" % (REG, PINS) in msg
+        assert "0.2.0 breaks the login" in msg and "clear_pins: [identity]" in msg
+
+    promote = run["promote"]
+    assert trailers(remote, promote["commit"])["Keiko-Source-Environment"] == "staging"
+    assert trailers(remote, promote["commit"])["Keiko-Action"] == "promote"
+    assert trailers(remote, promote["commit"])["Keiko-Actor"] == AUTHOR  # the actor defaults to the author
+
+    clear = run["clear"]
+    assert clear["files"] == [PINS] and clear["pins"] == {}
+    assert yaml.safe_load(remote.show(PINS, clear["commit"])) == {"pins": {}}
+    assert clear["diff"][0]["before_header"] == PINS
+
+    revert = run["revert"]
+    assert revert["reverted"] == run["redeploy"]["commit"]
+    assert revert["previous"]["identity"] == REG + "identity:0.2.0"
+    assert revert["images"]["identity"] == REG + "identity:0.1.0"
+    assert trailers(remote, revert["commit"]) == {"Keiko-Action": "rollback", "Keiko-Environment": "dev",
+                                                  "Keiko-Actor": AUTHOR, "Keiko-Reverts": run["redeploy"]["commit"]}
+    assert "This reverts commit %s" % run["redeploy"]["commit"] in remote.message(revert["commit"])
+    assert remote.show(OVERLAY, revert["commit"]) == remote.show(OVERLAY, run["clear"]["commit"])
+    assert not run["revert_again"]["changed"] and run["revert_again"]["commit"] == revert["commit"]
+
+    # the first deploy's change is already undone: a revert of it changes nothing
+    assert not run["revert_noop"]["changed"] and run["revert_noop"]["commit"] == revert["commit"]
+    assert "conflicts with later commits" in run["revert_conflict"]["msg"]
+    assert remote.head() == run["learning"]["commit"]
+
+    history = run["history"]
+    assert not history["changed"] and history["head"] == remote.head()
+    rows = [(e["commit"], e["action"], e["who"], e["changed_services"], e["result"]) for e in history["history"]]
+    sha = dict((label, run[label]["commit"]) for label in ("deploy", "rollback", "promote", "clear", "redeploy",
+                                                           "revert", "learning"))
+    assert rows == [
+        (sha["learning"], "deploy", AUTHOR, ["learning"], "current"),
+        (sha["revert"], "rollback", AUTHOR, ["identity"], "current"),
+        (sha["redeploy"], "deploy", AUTHOR, ["identity"], "reverted by " + sha["revert"]),
+        (sha["clear"], "rollback", AUTHOR, [], "current"),
+        (sha["promote"], "promote", AUTHOR, ["learning"], "superseded by " + sha["learning"]),
+        (sha["rollback"], "rollback", ACTOR, ["identity"], "current"),
+        (sha["deploy"], "deploy", ACTOR, ["identity"], "superseded by " + sha["rollback"]),
+    ]
+    promoted = history["history"][4]
+    assert promoted["source"] == "staging" and promoted["subject"] == "promote dev: learning 0.3.0 -> 0.3.1"
+    assert promoted["images_before"]["learning"] == REG + "learning:0.3.0"
+    assert promoted["images_after"] == {"identity": REG + "identity:0.1.0", "learning": REG + "learning:0.3.1"}
+    assert history["history"][1]["reverts"] == sha["redeploy"]
+    assert history["history"][6]["source_revision"] == "abc123" and history["history"][6]["author"] == AUTHOR
+    assert [e["commit"] for e in run["history_two"]["history"]] == [sha["learning"], sha["revert"]]
+    assert run["history_staging"]["history"] == []
+
+
+def test_bad_input_fails_before_any_commit(remote, play):
+    remote.seed({OVERLAY: KUSTOMIZATION, "k8s/overlays/prod/kustomization.yaml": KUSTOMIZATION})
+    remote.seed({"k8s/overlays/dev/notes.txt": "dev only\n"}, message="a dev-only commit")
+    bad = {
+        "uppercase": ({"images": {"identity": "registry.example.com/Keiko/identity:1"}}, "not lower case"),
+        "empty_tag": ({"images": {"identity": REG + "identity:"}}, "tag after ':' is empty"),
+        "short_digest": ({"images": {"identity": REG + "identity@sha256:abc"}}, "64 hex digits"),
+        "space": ({"images": {"identity": REG + "identity 1.0"}}, "white space"),
+        "no_tag": ({"images": {"identity": REG + "identity"}}, "no tag and no digest"),
+        "unknown_service": ({"images": {"billing": REG + "billing:1"}}, "unknown service billing"),
+        "unknown_no_list": ({"images": {"billing": REG + "billing:1"}, "known_services": None},
+                            "unknown service billing"),
+        "bare_tag_new": ({"images": {"gateway": "1.0"}}, "give the whole reference"),
+        "both": ({"images": {"identity": "1"}, "revert": "abcdef1"}, "mutually exclusive"),
+        "bad_sha": ({"revert": "HEAD~1"}, "not a commit sha"),
+        "unknown_sha": ({"revert": "abcdef1"}, "not in the history"),
+        "other_env_commit": ({"revert": "{{ seed }}", "environment": "prod"}, "does not change the overlay of prod"),
+        "environment": ({"environment": "Dev", "images": {"identity": "1"}}, "environment 'Dev'"),
+        "no_overlay": ({"environment": "qa", "images": {"identity": "1"}}, "does not exist"),
+        "nothing": ({}, "nothing to do"),
+        "url": ({"repo_url": "ssh://example.com/x.git", "images": {"identity": "1"}}, "scheme"),
+    }
+    seed = remote.head()
+    steps = []
+    for label, (args, dummy) in bad.items():
+        args = release(remote, **args)
+        if args.get("revert") == "{{ seed }}":
+            args["revert"] = seed
+        steps.append(Step(label, "gitops_release", args, fails=True))
+        steps.append(Step(label + "_check", "gitops_release", args, check=True, fails=True))
+    run = play(steps)
+    for label, (dummy, words) in bad.items():
+        for key in (label, label + "_check"):
+            assert words in run[key]["msg"], (key, run[key]["msg"])
+            assert "Nothing was changed" in run[key]["msg"]
+    assert remote.head() == seed and remote.count() == 2
