@@ -7,7 +7,10 @@
 PRIVATE to this collection: not a public API, may change in any release.
 
 - finding database services engine-neutrally (``/database/service``), by ID
-  or by description, so that an engine mismatch is seen before any write;
+  or by description, so that an engine mismatch is seen before any write
+  (:func:`resolve_service`);
+- the input of ovh_database that is more than a type: its nodes
+  (:func:`parse_nodes`) and IP restrictions (:func:`ip_restrictions_body`);
 - :func:`check_service_spec` and :func:`check_advanced_configuration`: what
   the API offers (its capabilities and availabilities) and the rules it
   enforces, checked before anything is written;
@@ -22,7 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, is_uuid
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, is_uuid, normalize_block
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
 # Engines whose services live under /cloud/project/{serviceName}/database/<engine> (cloud.json).
@@ -35,6 +38,9 @@ IDENTIFIER_MAX = 63
 
 # A service that is going away does not count as "the service with this description".
 GOING_AWAY = ("DELETING",)
+# The keys of an entry of ovh_database's nodes, and its roles.
+NODE_KEYS = ("flavor", "region", "role")
+NODE_ROLES = ("STANDARD", "ANALYTICS")
 
 
 def get_service(client, project_path, service_id):
@@ -57,6 +63,82 @@ def find_services(client, project_path, description=None, engine=None, include_g
             continue
         found.append(svc)
     return found
+
+
+def resolve_service(module, ref, option, engine, mismatch, any_engine=True, gone=GOING_AWAY):
+    """The service of O(option), by ID or description; fails when there is none, several, or one of another
+    engine than ``engine`` (``mismatch``: the message, with the reference, its engine and ``engine``). With
+    ``any_engine``, a service of another engine with the description is found too (to say why it does not fit)."""
+    client, project = module.client, module.project_path
+
+    def named():
+        found = find_services(client, project, description=ref, engine=None if any_engine else engine)
+        return [s for s in found if s.get("engine") == engine] or found
+
+    svc = module.resolve(ref, "database service", option, named, key="description", is_id=is_uuid,
+                         get=lambda sid: get_service(client, project, sid), gone=gone)
+    if svc.get("engine") != engine:
+        module.fail(mismatch % (ref, svc.get("engine"), engine))
+    return svc
+
+
+def parse_nodes(module):
+    """O(nodes) of ovh_database: ``(count, list)``, the list None for a bare number (both None when unset)."""
+    p = module.params
+    nodes = p["nodes"]
+    if nodes is None:
+        return None, None
+    if isinstance(nodes, bool):
+        module.fail("nodes must be a number or a list of nodes, not a boolean.")
+    if isinstance(nodes, (int, str)) and str(nodes).strip().isdigit():
+        if int(str(nodes).strip()) < 1:
+            module.fail("nodes must be at least 1.")
+        return int(str(nodes).strip()), None
+    if not (isinstance(nodes, list) and nodes):
+        module.fail("nodes must be a positive number or a non-empty list of nodes, got %r." % (nodes,))
+    out = []
+    for i, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            module.fail("nodes[%d] must be a dict with the keys %s." % (i, ", ".join(NODE_KEYS)))
+        unknown = sorted(set(node) - set(NODE_KEYS))
+        if unknown:
+            module.fail("nodes[%d] has unknown keys %s (allowed: %s)." % (i, ", ".join(unknown), ", ".join(NODE_KEYS)))
+        if node.get("role") is not None and node["role"] not in NODE_ROLES:
+            module.fail("nodes[%d].role must be one of %s." % (i, ", ".join(NODE_ROLES)))
+        out.append(dict((k, node.get(k)) for k in NODE_KEYS))
+    for key, default in (("flavor", p["flavor"]), ("region", p["region"])):
+        values = sorted(set(n.get(key) or default for n in out) - set([None]))
+        if len(values) > 1:
+            module.fail("All nodes of a service are in one region and have one flavor; nodes names the %ss %s."
+                        % (key, ", ".join(values)))
+    return len(out), out
+
+
+def restriction_key(entry):
+    return (normalize_block(entry["ip"]) or entry["ip"], entry["description"])
+
+
+def ip_restrictions_body(wanted, purge, current):
+    """The ``ipRestrictions`` to send for O(ip_restrictions) (``wanted``, normalized) and O(purge_ip_restrictions):
+    a missing description keeps the block's; None when unset, or when ``current`` (the service) has them already."""
+    if wanted is None:
+        return None
+    have = [dict(ip=r.get("ip"), description=r.get("description") or "")
+            for r in (current or {}).get("ipRestrictions") or []]
+    have_by_ip = dict((normalize_block(r["ip"]) or r["ip"], r) for r in have)
+    want = []
+    seen = set()
+    for entry in wanted:
+        if entry["ip"] not in seen:
+            seen.add(entry["ip"])
+            desc = entry.get("description")
+            want.append(dict(ip=entry["ip"], description=have_by_ip.get(entry["ip"], {}).get("description", "")
+                             if desc is None else desc))
+    if not purge:
+        want.extend(dict(ip=ip, description=r["description"]) for ip, r in have_by_ip.items() if ip not in seen)
+    if current is not None and sorted(map(restriction_key, want)) == sorted(map(restriction_key, have)):
+        return None
+    return want
 
 
 def check_identifier(module, option):
@@ -190,18 +272,8 @@ class OvhDatabaseChildModule(OvhModule):
 
     def prepare(self):
         """The service of O(service): its ID, or its description (fails when unknown or of another engine)."""
-        ref, engine = self.params["service"], self.params["engine"]
-
-        def named():
-            # The services of this engine first; another engine's only to say why it does not fit.
-            found = find_services(self.client, self.project_path, description=ref)
-            return [s for s in found if s.get("engine") == engine] or found
-
-        svc = self.resolve(ref, "database service", "service", named, key="description", is_id=is_uuid,
-                           get=lambda sid: get_service(self.client, self.project_path, sid), gone=GOING_AWAY)
-        if svc.get("engine") != engine:
-            self.fail("The database service %s is a %s service, not %s." % (ref, svc.get("engine"), engine))
-        self.service = svc
+        self.service = resolve_service(self, self.params["service"], "service", self.params["engine"],
+                                       "The database service %s is a %s service, not %s.")
 
     @property
     def engine_path(self):

@@ -23,6 +23,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import datetime
+import ipaddress
 import json
 import re
 import traceback
@@ -148,6 +150,56 @@ def show(value):
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True)
+
+
+def camel(name):
+    """``update_policy`` -> ``updatePolicy`` (an option's name as the API's field)."""
+    words = name.split("_")
+    return words[0] + "".join(w.capitalize() for w in words[1:])
+
+
+def camel_keys(options):
+    """Options as the API's fields: ``{"min_nodes": 1}`` -> ``{"minNodes": 1}`` (None -> an empty dict)."""
+    return dict((camel(k), v) for k, v in (options or {}).items())
+
+
+def normalize_time(value):
+    """``2:00`` / ``02:00`` / ``02:00:00`` -> ``02:00:00`` (the API's ``time`` format); None when invalid."""
+    parts = str(value).strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        return None
+    h, m = int(parts[0]), int(parts[1])
+    s = int(parts[2]) if len(parts) == 3 else 0
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60):
+        return None
+    return "%02d:%02d:%02d" % (h, m, s)
+
+
+def normalize_block(value):
+    """An address or block -> the block in CIDR notation; None when invalid."""
+    try:
+        return str(ipaddress.ip_network(str(value).strip(), strict=False))
+    except ValueError:
+        return None
+
+
+def parse_datetime(value):
+    """An ISO 8601 date and time (``2025-01-31T12:00:00Z``) as a datetime; None when it is not one."""
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if "T" in str(value) else None
+
+
+def stringify(value):
+    """A value as the API's string maps hold it (booleans as ``true``/``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class Immutable(object):
@@ -289,6 +341,12 @@ class OvhModule(object):
     composite = False
     #: with O(state=absent), return the object as it was before its deletion
     return_deleted = True
+    #: statuses of an object that a delete already runs on: O(state=absent) only waits until it is gone (O(wait))
+    deleting = ()
+    #: a 404 on the DELETE means that the object is gone already
+    delete_missing_ok = False
+    #: how the actions name the object (default: :attr:`what`)
+    noun = None
     #: the field that holds the object's ID (its routes take it)
     id_field = "id"
     #: former names of ``resource_key`` that the result still carries (the same value)
@@ -298,6 +356,11 @@ class OvhModule(object):
     not_empty = ()
     #: options that, when set, must be UUIDs: option -> what it is the ID of (for the message)
     uuid_options = {}
+    #: options (``a.b`` for a suboption) that, when set, must have a format: option -> (normalize, what it must
+    #: be); ``normalize(value)`` is the value the module uses, None when it is not of the format
+    formats = {}
+    #: combinations of options that are refused: (test(params), message), checked in order
+    refused = ()
     #: the one clock of the waiter, the client and the rate limit (tests replace it)
     clock = SYSTEM_CLOCK
 
@@ -322,11 +385,19 @@ class OvhModule(object):
             clock=self.clock,
             log=self.module.debug,
         )
+        self.check_input()
+
+    def check_input(self):
+        """Every check of the input itself, before any request: :meth:`check_options`, :meth:`validate`, then the
+        :attr:`formats` and :attr:`refused` combinations that :meth:`validate` did not check itself."""
         self.check_options()
         self.validate()
+        self.check_formats()
+        self.check_refused()
 
     def check_options(self):
-        """The rules every module declares (:attr:`not_empty`, :attr:`uuid_options`), before :meth:`validate`."""
+        """The rules every module declares (:attr:`not_empty`, :attr:`uuid_options`), before :meth:`validate`
+        (:attr:`formats` and :attr:`refused` come after it)."""
         p = self.params
         for opt in self.not_empty:
             if p.get(opt) is not None and not str(p[opt]).strip():
@@ -334,6 +405,34 @@ class OvhModule(object):
         for opt, what in sorted(self.uuid_options.items()):
             if p.get(opt) is not None and not is_uuid(p[opt]):
                 self.fail("%s must be a UUID (%s), not %r." % (opt, what, p[opt]))
+
+    def check_formats(self, names=None):
+        """The :attr:`formats` of the options ``names`` (default: all), each checked once: the base checks those
+        that :meth:`validate` did not, after it."""
+        checked = self.__dict__.setdefault("_checked", set())
+        for opt in sorted(self.formats) if names is None else names:
+            if opt in checked:
+                continue
+            checked.add(opt)
+            normalize, what = self.formats[opt]
+            parent, key = self.params, opt
+            if "." in opt:
+                head, key = opt.split(".", 1)
+                parent = self.params.get(head) or {}
+            if parent.get(key) is not None:
+                value = normalize(parent[key])
+                if value is None:
+                    self.fail("%s must be %s, got %r." % (opt, what, parent[key]))
+                parent[key] = value
+
+    def check_refused(self):
+        """The :attr:`refused` combinations, once (after :meth:`validate`, unless it checked them)."""
+        checked = self.__dict__.setdefault("_checked", set())
+        if "refused" not in checked:
+            checked.add("refused")
+            for test, message in self.refused:
+                if test(self.params):
+                    self.fail(message)
 
     # -- hooks for subclasses --------------------------------------------
 
@@ -357,6 +456,12 @@ class OvhModule(object):
         """The API's rules that need a request (its capabilities: flavors, versions, regions; the limits it
         enforces; names already used), checked before anything is planned. ``current``: the object or None."""
 
+    def fields(self, options, base=None):
+        """The API's fields of ``options`` (``update_policy`` -> ``updatePolicy``) with their values; an option
+        that is not set has the value of ``base`` (an object), else None (leave alone)."""
+        return dict((camel(o), self.params[o] if self.params[o] is not None else (base or {}).get(camel(o)))
+                    for o in options)
+
     def plan_present(self, current):
         return self.plan_create() if current is None else self.plan_update(current)
 
@@ -373,8 +478,12 @@ class OvhModule(object):
             return Plan(None)
         path = self.item_path(current[self.id_field])
         fetch = self.fetcher(path) if self.model is not None else None
-        return self.plan_delete(current, "delete %s %s" % (self.what, self.label(current)), path, fetch,
-                                self.model, self.label(current))
+        if current.get("status") in self.deleting:
+            if self.params.get("wait") and not self.module.check_mode:
+                self.wait_for("until_gone", fetch, self.model, self.label(current))
+            return Plan(None)
+        return self.plan_delete(current, "delete %s %s" % (self.noun or self.what, self.label(current)), path, fetch,
+                                self.model, self.label(current), missing_ok=self.delete_missing_ok)
 
     def run(self):
         """Every resource module: :meth:`prepare` (what the object belongs to), :meth:`find` the object, check
@@ -644,6 +753,19 @@ class OvhModule(object):
                 self.module.debug("The create of %s answered %s and the %s was not found after %ss: sending it "
                                   "again." % (what, exc.http_status, what, grace))
 
+    def create_step(self, body, find, what, path=None, wait=False, before=None):
+        """The step that creates the object (``plan.add(..., creates=True)``): ``before()``, then
+        :meth:`create_or_adopt` of ``body`` at ``path`` (default :attr:`collection_path`; ``find()`` looks the
+        object up), then, with ``wait``, :meth:`wait_created` (``what`` names it in messages)."""
+        def run():
+            if before is not None:
+                before()
+            created = self.create_or_adopt(path or self.collection_path, body, find, what)
+            if wait:
+                self.wait_created(created[self.id_field], body.get(self.name_field))
+            return created
+        return run
+
     def plan_delete(self, current, summary, path, fetch=None, model=None, what=None, **kwargs):
         """The plan that deletes ``current``: one step, :meth:`delete_step` (same arguments)."""
         return Plan(current).delete(summary, self.delete_step(path, fetch, model, what, **kwargs))
@@ -687,9 +809,19 @@ class OvhModule(object):
             self.wait_for("until_stable", self.fetcher(self.item_path(oid)), self.model, self.label())
         return call()
 
-    def put(self, oid, body, suffix=""):
-        """PUT ``body`` to the object ``oid`` (or to its ``suffix`` route) once nothing runs on it."""
-        return self.when_stable(oid, lambda: self.client.put(self.item_path(oid) + suffix, body))
+    def plan_put(self, plan, oid, body, summary, suffix="", part=None, wait=False, what=None):
+        """Add to ``plan`` the step that PUTs ``body`` (:meth:`put`); it predicts ``body`` merged into the object,
+        or, with ``part``, ``body`` as the object's field ``part`` (a route that takes one part whole)."""
+        return plan.add(summary, lambda: self.put(oid, body, suffix, wait, what),
+                        patch={part: body} if part else body)
+
+    def put(self, oid, body, suffix="", wait=False, what=None):
+        """PUT ``body`` to the object ``oid`` (or to its ``suffix`` route) once nothing runs on it; with ``wait``
+        (and O(wait)), wait until it is ready again (``what`` names it in messages)."""
+        answer = self.when_stable(oid, lambda: self.client.put(self.item_path(oid) + suffix, body))
+        if wait and self.params.get("wait"):
+            self.wait_for("until_ready", self.fetcher(self.item_path(oid)), self.model, what or self.label())
+        return answer
 
     # -- waits -------------------------------------------------------------
 

@@ -292,70 +292,36 @@ failure:
   type: dict
 """
 
-import datetime
-import ipaddress
-
 from ansible_collections.keikolatam.gitops.plugins.module_utils._database import (
     ENGINES,
     check_advanced_configuration,
     check_service_spec,
     find_services,
     get_service,
+    ip_restrictions_body,
+    parse_nodes,
+    resolve_service,
 )
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import (
+    GOING_AWAY,
     Immutable,
     OvhModule,
     Plan,
+    changed_fields,
     drop_none,
     is_uuid,
+    normalize_block,
+    normalize_time,
+    parse_datetime,
+    stringify,
 )
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
-NODE_KEYS = ("flavor", "region", "role")
-NODE_ROLES = ("STANDARD", "ANALYTICS")
 NETWORK_ID = ("the OpenStack ID of the network in the region, openstack_ids of keikolatam.gitops.ovh_private_network, "
               "not its pn-... ID")
-
-
-def normalize_time(value):
-    """``2:00`` / ``02:00`` / ``02:00:00`` -> ``02:00:00`` (the API's ``time`` format); None when invalid."""
-    parts = str(value).strip().split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
-        return None
-    h, m = int(parts[0]), int(parts[1])
-    s = int(parts[2]) if len(parts) == 3 else 0
-    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60):
-        return None
-    return "%02d:%02d:%02d" % (h, m, s)
-
-
-def normalize_block(value):
-    """An address or block -> the block in CIDR notation; None when invalid."""
-    try:
-        return str(ipaddress.ip_network(str(value).strip(), strict=False))
-    except ValueError:
-        return None
-
-
-def parse_datetime(value):
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if "T" in str(value) else None
-
-
-def restriction_key(entry):
-    return (normalize_block(entry["ip"]) or entry["ip"], entry["description"])
-
-
-def stringify(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+TIME = "a time of day, HH:MM or HH:MM:SS"
+# option -> the service's field, changed in place by the PUT (compared as text)
+IN_PLACE = (("plan", "plan"), ("flavor", "flavor"), ("version", "version"), ("maintenance_time", "maintenanceTime"))
 
 
 def _wanted_region(module):
@@ -369,8 +335,15 @@ class OvhDatabase(OvhModule):
     what = "database service"
     name_option = name_field = "description"
     model = DATABASE
+    deleting = ("DELETING",)
     not_empty = ("description",)
     uuid_options = {"id": "the service's ID", "network_id": NETWORK_ID, "subnet_id": "a subnet of network_id"}
+    formats = {"backup_time": (normalize_time, TIME), "maintenance_time": (normalize_time, TIME),
+               "fork_from.backup_id": (lambda v: v if is_uuid(v) else None, "a UUID"),
+               "fork_from.point_in_time": (lambda v: v if parse_datetime(v) else None,
+                                           "an ISO 8601 date and time (2025-01-31T12:00:00Z)")}
+    refused = ((lambda p: p["state"] == "absent" and p["fork_from"] is not None,
+                "fork_from is only used with state=present."),)
     immutable = (
         Immutable("engine", "engine", "create a new service (another description) and move the data; this module "
                   "never deletes a service implicitly"),
@@ -418,42 +391,8 @@ class OvhDatabase(OvhModule):
 
     def validate(self):
         p = self.params
-        self.node_count = None
-        self.node_list = None
-        nodes = p["nodes"]
-        if nodes is not None:
-            if isinstance(nodes, bool):
-                self.fail("nodes must be a number or a list of nodes, not a boolean.")
-            if isinstance(nodes, (int, str)) and str(nodes).strip().isdigit():
-                self.node_count = int(str(nodes).strip())
-                if self.node_count < 1:
-                    self.fail("nodes must be at least 1.")
-            elif isinstance(nodes, list) and nodes:
-                self.node_list = []
-                for i, node in enumerate(nodes):
-                    if not isinstance(node, dict):
-                        self.fail("nodes[%d] must be a dict with the keys %s." % (i, ", ".join(NODE_KEYS)))
-                    unknown = sorted(set(node) - set(NODE_KEYS))
-                    if unknown:
-                        self.fail("nodes[%d] has unknown keys %s (allowed: %s)."
-                                  % (i, ", ".join(unknown), ", ".join(NODE_KEYS)))
-                    if node.get("role") is not None and node["role"] not in NODE_ROLES:
-                        self.fail("nodes[%d].role must be one of %s." % (i, ", ".join(NODE_ROLES)))
-                    self.node_list.append(dict((k, node.get(k)) for k in NODE_KEYS))
-                self.node_count = len(self.node_list)
-                for key, default in (("flavor", p["flavor"]), ("region", p["region"])):
-                    values = sorted(set(n.get(key) or default for n in self.node_list) - set([None]))
-                    if len(values) > 1:
-                        self.fail("All nodes of a service are in one region and have one flavor; nodes names the "
-                                  "%ss %s." % (key, ", ".join(values)))
-            else:
-                self.fail("nodes must be a positive number or a non-empty list of nodes, got %r." % (nodes,))
-        for name in ("backup_time", "maintenance_time"):
-            if p[name] is not None:
-                norm = normalize_time(p[name])
-                if norm is None:
-                    self.fail("%s must be a time of day, HH:MM or HH:MM:SS, got %r." % (name, p[name]))
-                p[name] = norm
+        self.node_count, self.node_list = parse_nodes(self)
+        self.check_formats(("backup_time", "maintenance_time"))
         for entry in p["ip_restrictions"] or []:
             block = normalize_block(entry["ip"])
             if block is None:
@@ -464,15 +403,6 @@ class OvhDatabase(OvhModule):
         if p["advanced_configuration"] is not None:
             p["advanced_configuration"] = dict(
                 (str(k), stringify(v)) for k, v in p["advanced_configuration"].items())
-        fork = p["fork_from"]
-        if fork is not None:
-            if fork.get("backup_id") is not None and not is_uuid(fork["backup_id"]):
-                self.fail("fork_from.backup_id must be a UUID, got %r." % fork["backup_id"])
-            if fork.get("point_in_time") is not None and parse_datetime(fork["point_in_time"]) is None:
-                self.fail("fork_from.point_in_time must be an ISO 8601 date and time (2025-01-31T12:00:00Z), "
-                          "got %r." % fork["point_in_time"])
-        if p["state"] == "absent" and p["fork_from"] is not None:
-            self.fail("fork_from is only used with state=present.")
 
     # -- lookups and the API's rules ---------------------------------------------------------
 
@@ -510,99 +440,48 @@ class OvhDatabase(OvhModule):
             check_advanced_configuration(self, self.item_path(current["id"]), p["advanced_configuration"],
                                          self.label(current))
         if current is None and p["fork_from"] is not None:
-            self.fork_source = self.resolve_fork_source(p["fork_from"]["service"])
-
-    def resolve_fork_source(self, ref):
-        p = self.params
-        svc = self.resolve(ref, "database service", "fork_from.service",
-                           lambda: find_services(self.client, self.project_path, description=ref, engine=p["engine"]),
-                           get=lambda sid: get_service(self.client, self.project_path, sid), is_id=is_uuid,
-                           key="description")
-        if svc.get("engine") != p["engine"]:
-            self.fail("fork_from: service %s is a %s service; a fork keeps the engine (%s)."
-                      % (ref, svc.get("engine"), p["engine"]))
-        return svc
+            self.fork_source = resolve_service(self, p["fork_from"]["service"], "fork_from.service", p["engine"],
+                                               "fork_from: service %s is a %s service; a fork keeps the engine (%s).",
+                                               any_engine=False, gone=GOING_AWAY)
 
     # -- present -----------------------------------------------------------------------------
-
-    def desired_ip_restrictions(self, current):
-        p = self.params
-        if p["ip_restrictions"] is None:
-            return None
-        have = [dict(ip=r.get("ip"), description=r.get("description") or "")
-                for r in (current or {}).get("ipRestrictions") or []]
-        have_by_ip = dict((normalize_block(r["ip"]) or r["ip"], r) for r in have)
-        want = []
-        seen = set()
-        for entry in p["ip_restrictions"]:
-            if entry["ip"] in seen:
-                continue
-            seen.add(entry["ip"])
-            desc = entry.get("description")
-            if desc is None:
-                desc = have_by_ip.get(entry["ip"], {}).get("description", "")
-            want.append(dict(ip=entry["ip"], description=desc))
-        if not p["purge_ip_restrictions"]:
-            for ip, r in have_by_ip.items():
-                if ip not in seen:
-                    want.append(dict(ip=ip, description=r["description"]))
-        if current is not None and sorted(map(restriction_key, want)) == sorted(map(restriction_key, have)):
-            return None
-        return want
 
     def update_body(self, current):
         """The PUT body: only what differs (the fields the user set)."""
         p = self.params
-        body = {}
+        body = dict((field, p[opt]) for opt, field in IN_PLACE
+                    if p[opt] is not None and str(p[opt]) != str(current.get(field)))
         if p["id"] and p["description"] is not None and p["description"] != current.get("description"):
             body["description"] = p["description"]
-        for opt, field in (("plan", "plan"), ("flavor", "flavor"), ("version", "version"),
-                           ("maintenance_time", "maintenanceTime")):
-            if p[opt] is not None and str(p[opt]) != str(current.get(field)):
-                body[field] = p[opt]
         flavors = set(n["flavor"] for n in self.node_list or [] if n.get("flavor"))
         if p["flavor"] is None and flavors and flavors != set([current.get("flavor")]):
             body["flavor"] = flavors.pop()
-        if self.node_count is not None and self.node_count != current.get("nodeNumber"):
-            body["nodeNumber"] = self.node_count
-        if p["disk_size"] is not None and p["disk_size"] != ((current.get("disk") or {}).get("size")):
-            body["disk"] = dict(size=p["disk_size"])
+        body.update(changed_fields(current, {"nodeNumber": self.node_count, "disk": dict(size=p["disk_size"])
+                                             if p["disk_size"] is not None else None}))
         backups = current.get("backups") or {}
-        want_backups = {}
-        if p["backup_time"] is not None and p["backup_time"] != backups.get("time"):
-            want_backups["time"] = p["backup_time"]
+        want = changed_fields(backups, {"time": p["backup_time"]})
         if p["backup_regions"] is not None and sorted(p["backup_regions"]) != sorted(backups.get("regions") or []):
-            want_backups["regions"] = p["backup_regions"]
-        if want_backups:
-            merged = dict(time=backups.get("time"), regions=backups.get("regions"))
-            merged.update(want_backups)
-            body["backups"] = drop_none(merged)
-        ips = self.desired_ip_restrictions(current)
-        if ips is not None:
-            body["ipRestrictions"] = ips
-        return body
+            want["regions"] = p["backup_regions"]
+        if want:
+            body["backups"] = drop_none(dict(dict(time=backups.get("time"), regions=backups.get("regions")), **want))
+        ips = ip_restrictions_body(p["ip_restrictions"], p["purge_ip_restrictions"], current)
+        return dict(body, ipRestrictions=ips) if ips is not None else body
 
     def creation_body(self):
         p = self.params
-        body = dict(description=p["description"], plan=p["plan"], version=p["version"])
+        body = drop_none(dict(description=p["description"], plan=p["plan"], version=p["version"],
+                              disk=dict(size=p["disk_size"]) if p["disk_size"] is not None else None,
+                              networkId=p["network_id"] or None, subnetId=p["subnet_id"] if p["network_id"] else None,
+                              maintenanceTime=p["maintenance_time"] or None,
+                              ipRestrictions=ip_restrictions_body(p["ip_restrictions"], True, None)))
         if self.node_list:
             body["nodesList"] = [drop_none(dict(flavor=n.get("flavor") or p["flavor"],
                                                 region=n.get("region") or p["region"], role=n.get("role")))
                                  for n in self.node_list]
         else:
             body["nodesPattern"] = dict(flavor=p["flavor"], number=self.node_count, region=p["region"])
-        if p["disk_size"] is not None:
-            body["disk"] = dict(size=p["disk_size"])
-        if p["network_id"]:
-            body["networkId"] = p["network_id"]
-            body["subnetId"] = p["subnet_id"]
-        if p["maintenance_time"]:
-            body["maintenanceTime"] = p["maintenance_time"]
         if p["backup_time"] is not None or p["backup_regions"] is not None:
             body["backups"] = drop_none(dict(time=p["backup_time"], regions=p["backup_regions"]))
-        ips = self.desired_ip_restrictions(None)
-        if ips is not None:
-            body["ipRestrictions"] = ips
         fork = p["fork_from"]
         if fork is not None:
             body["forkFrom"] = drop_none(dict(serviceId=self.fork_source["id"], backupId=fork.get("backup_id"),
@@ -619,22 +498,20 @@ class OvhDatabase(OvhModule):
             networkId=p["network_id"], subnetId=p["subnet_id"],
             ipRestrictions=[dict(r, status="CREATING") for r in body.get("ipRestrictions", [])],
         )
-        for key in ("disk", "maintenanceTime", "backups"):
-            if key in body:
-                out[key] = body[key]
+        out.update((key, body[key]) for key in ("disk", "maintenanceTime", "backups") if key in body)
         return out
 
     def plan_create(self):
         p = self.params
         body = self.creation_body()
-        plan = Plan(None)
         summary = "create %s service %s" % (p["engine"], p["description"])
         if p["fork_from"]:
             summary += " forked from %s" % body["forkFrom"]["serviceId"]
-        plan.add(summary, lambda: self.create_or_adopt(
-            self.engine_path, body, lambda: (find_services(self.client, self.project_path, engine=p["engine"],
-                                                           description=p["description"]) or [None])[0],
-            "database service %s" % p["description"]), after=dict(service=self.predicted(body)), creates=True)
+        plan = Plan(None).add(summary, self.create_step(
+            body, lambda: (find_services(self.client, self.project_path, engine=p["engine"],
+                                         description=p["description"]) or [None])[0],
+            "database service %s" % p["description"], path=self.engine_path),
+            after=dict(service=self.predicted(body)), creates=True)
         adv = p["advanced_configuration"]
         if adv:
             # The service must be ready before its configuration can change: this waits even with wait=false.
@@ -644,16 +521,9 @@ class OvhDatabase(OvhModule):
         return plan
 
     def plan_update(self, current):
-        p = self.params
-        name = self.label(current)
-        sid = current["id"]
-        body = self.update_body(current)
+        name, sid, body = self.label(current), current["id"], self.update_body(current)
         before = dict(service=current)
-        adv_change = None
-        if p["advanced_configuration"] is not None:
-            before["advanced_configuration"] = self.client.get(self.item_path(sid) + "/advancedConfiguration") or {}
-            adv_change = dict((k, v) for k, v in p["advanced_configuration"].items()
-                              if before["advanced_configuration"].get(k) != v)
+        before.update(self.read_parts(current))
         plan = Plan(before)
         if body:
             patch = dict(body)
@@ -662,11 +532,12 @@ class OvhDatabase(OvhModule):
                 patch["ipRestrictions"] = [dict(r, status=old.get(r["ip"], "CREATING")) for r in body["ipRestrictions"]]
             plan.add("update service %s: %s" % (name, ", ".join(sorted(body))), lambda: self.put(sid, body),
                      patch=dict(service=patch))
-        if adv_change:
-            merged = dict(before["advanced_configuration"], **adv_change)
-            plan.add("set advanced configuration of %s: %s" % (name, ", ".join(sorted(adv_change))),
-                     lambda: self.put(sid, merged, "/advancedConfiguration"),
-                     patch=dict(advanced_configuration=adv_change))
+        have = before.get("advanced_configuration")
+        change = changed_fields(have, self.params["advanced_configuration"] or {})
+        if change:
+            plan.add("set advanced configuration of %s: %s" % (name, ", ".join(sorted(change))),
+                     lambda: self.put(sid, dict(have, **change), "/advancedConfiguration"),
+                     patch=dict(advanced_configuration=change))
         return plan
 
     def read_parts(self, obj):
@@ -679,20 +550,15 @@ class OvhDatabase(OvhModule):
 
     def plan_absent(self, current):
         p = self.params
-        if current is None:
-            return Plan(None)
-        name = self.label(current)
-        if current.get("status") == "DELETING":
-            if p["wait"] and not self.module.check_mode:
-                self.wait_for("until_gone", self.fetcher(self.item_path(current["id"])), DATABASE, name)
-            return Plan(None)
-        if current.get("engine") != p["engine"]:
-            self.fail("Database service %s is a %s service, not %s; nothing was deleted."
-                      % (name, current.get("engine"), p["engine"]))
-        self.result["service"] = current
-        if p["deletion_protection"]:
-            self.fail("Database service %s (%s) is protected: deletion_protection is true. Set "
-                      "deletion_protection: false in this task to delete it; nothing was deleted." % (name, current["id"]))
+        if current is not None and current.get("status") not in self.deleting:
+            name = self.label(current)
+            if current.get("engine") != p["engine"]:
+                self.fail("Database service %s is a %s service, not %s; nothing was deleted."
+                          % (name, current.get("engine"), p["engine"]))
+            self.result["service"] = current
+            if p["deletion_protection"]:
+                self.fail("Database service %s (%s) is protected: deletion_protection is true. Set deletion_protection: "
+                          "false in this task to delete it; nothing was deleted." % (name, current["id"]))
         return super(OvhDatabase, self).plan_absent(current)
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from ansible_collections.keikolatam.gitops.plugins.module_utils import _module
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_database as database
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_database_user as db_user
@@ -19,17 +20,17 @@ def _conflict():
 @pytest.mark.parametrize("text, norm", [("2:00", "02:00:00"), ("02:00", "02:00:00"), ("23:59:59", "23:59:59"),
                                         ("24:00", None), ("2h", None), ("12:60", None), ("", None)])
 def test_times_are_normalised_to_the_api_format(text, norm):
-    assert database.normalize_time(text) == norm
+    assert _module.normalize_time(text) == norm
 
 
 def test_blocks_and_points_in_time():
-    assert database.normalize_block("203.0.113.7") == "203.0.113.7/32"
-    assert database.normalize_block("10.42.1.2/16") == "10.42.0.0/16"
-    assert database.normalize_block("2001:db8::1") == "2001:db8::1/128"
-    assert database.normalize_block("nope") is None
-    assert database.parse_datetime("2025-01-31T12:00:00Z") is not None
-    assert database.parse_datetime("2025-01-31") is None and database.parse_datetime("yesterday") is None
-    assert database.stringify(True) == "true" and database.stringify(64) == "64"
+    assert _module.normalize_block("203.0.113.7") == "203.0.113.7/32"
+    assert _module.normalize_block("10.42.1.2/16") == "10.42.0.0/16"
+    assert _module.normalize_block("2001:db8::1") == "2001:db8::1/128"
+    assert _module.normalize_block("nope") is None
+    assert _module.parse_datetime("2025-01-31T12:00:00Z") is not None
+    assert _module.parse_datetime("2025-01-31") is None and _module.parse_datetime("yesterday") is None
+    assert _module.stringify(True) == "true" and _module.stringify(64) == "64"
 
 
 SERVICE = {"id": "s", "description": "pg", "engine": "postgresql", "plan": "business", "flavor": "db1-7",
@@ -46,8 +47,7 @@ def _db_module(**params):
                 advanced_configuration=None, deletion_protection=True, fork_from=None, state="present")
     base.update(params)
     mod = make_module(database.OvhDatabase, **base)
-    mod.check_options()
-    mod.validate()
+    mod.check_input()
     return mod
 
 

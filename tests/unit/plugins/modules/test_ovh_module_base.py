@@ -5,8 +5,15 @@ says."""
 import pytest
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Immutable, OvhModule, Plan
-from module_fakes import Failed, make_module
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import (
+    Immutable,
+    OvhModule,
+    Plan,
+    camel_keys,
+    normalize_time,
+    parse_datetime,
+)
+from module_fakes import Failed, FakeClient, make_module
 
 OBJECTS = [{"id": "a1", "name": "web", "status": "READY"}, {"id": "a2", "name": "web", "status": "READY"},
            {"id": "b1", "name": "db", "status": "READY"}, {"id": "c1", "name": "old", "status": "DELETING"}]
@@ -138,3 +145,84 @@ def test_authentication_refusals_say_which_credential(error_code, error_class, s
                                                   error_class=error_class))
     assert text.startswith("OVH API error: ")
     assert (hint in text) if hint else text == "OVH API error: %s refused" % status
+
+
+class Timed(OvhModule):
+    formats = {"at": (normalize_time, "a time of day"), "fork.when": (lambda v: v if parse_datetime(v) else None,
+                                                                       "an ISO 8601 date and time")}
+    refused = ((lambda p: p.get("state") == "absent" and p.get("fork"), "fork needs state=present."),)
+
+    def validate(self):
+        if self.params.get("size") == 0:
+            self.fail("size must be positive.")
+        if self.params.get("early"):
+            self.check_formats(("at",))
+            self.fail("after at")
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(at="25:00"), "at must be a time of day, got '25:00'."),
+    (dict(fork={"when": "yesterday"}), "fork.when must be an ISO 8601 date and time, got 'yesterday'."),
+    (dict(fork={"when": "2025-01-31T12:00:00Z"}, state="absent"), "fork needs state=present."),
+    (dict(at="25:00", size=0), "size must be positive."),  # validate() comes first...
+    (dict(at="25:00", early=True), "at must be a time of day, got '25:00'."),  # ...unless it checks a format itself
+])
+def test_formats_and_refused_combinations_after_validate(params, message):
+    params.setdefault("state", "present")
+    with pytest.raises(Failed) as exc:
+        make_module(Timed, **params).check_input()
+    assert str(exc.value) == message
+
+
+def test_formats_normalize_the_value_the_module_uses():
+    mod = make_module(Timed, at="2:00", fork={"when": "2025-01-31T12:00:00Z"}, state="present")
+    mod.check_input()
+    assert mod.params["at"] == "02:00:00" and mod.params["fork"]["when"] == "2025-01-31T12:00:00Z"
+
+
+class Sized(OvhModule):
+    what = "node pool"
+    collection_path = "/pools"
+
+    def label(self, obj=None):
+        return "p"
+
+
+def test_fields_take_the_options_as_camel_case_else_the_base_object():
+    mod = make_module(Sized, min_nodes=2, max_nodes=None, update_policy="NEVER_UPDATE")
+    assert mod.fields(("min_nodes", "max_nodes")) == {"minNodes": 2, "maxNodes": None}
+    assert mod.fields(("min_nodes", "max_nodes"), {"maxNodes": 9}) == {"minNodes": 2, "maxNodes": 9}
+    assert camel_keys({"update_policy": 1, "scale_down_unneeded_time_seconds": 2}) == {
+        "updatePolicy": 1, "scaleDownUnneededTimeSeconds": 2}
+
+
+def test_create_step_runs_before_then_creates_or_adopts_at_the_collection_path():
+    client = FakeClient([{"id": "n1", "name": "web"}])
+    mod = make_module(Sized, client, wait=False)
+    order = []
+    created = mod.create_step({"name": "web"}, lambda: None, "node pool web", before=lambda: order.append("before"))()
+    assert created == {"id": "n1", "name": "web"} and order == ["before"] and client.sent == [("POST", "/pools")]
+
+
+def test_plan_put_predicts_the_body_or_the_part_it_replaces():
+    mod = make_module(Sized, wait=False)
+    plan = Plan({"id": "c", "policy": "A", "custom": {"x": 1, "y": 2}})
+    mod.plan_put(plan, "c", {"policy": "B"}, "set policy B", "/policy")
+    mod.plan_put(plan, "c", {"x": 3}, "update custom", "/custom", part="custom")
+    assert plan.summaries == ["set policy B", "update custom"]
+    assert plan.after == {"id": "c", "policy": "B", "custom": {"x": 3, "y": 2}}
+
+
+class Deleting(OvhModule):
+    what = "database service"
+    collection_path = "/services"
+    deleting = ("DELETING",)
+    delete_missing_ok = True
+    noun = "service"
+
+
+def test_absent_on_an_object_being_deleted_plans_nothing_and_a_delete_names_the_noun():
+    mod = make_module(Deleting, wait=False, state="absent")
+    assert not mod.plan_absent({"id": "s1", "name": "pg", "status": "DELETING"}).changed
+    plan = mod.plan_absent({"id": "s1", "name": "pg", "status": "READY"})
+    assert plan.summaries == ["delete service pg"] and plan.after is None
