@@ -32,6 +32,8 @@ options:
     description:
       - An Argo CD API token (of an account with the C(apiKey) capability, or a session token), sent as a
         bearer token, instead of O(username) and O(password). Never logged, never in an error message.
+      - When both O(token) and O(password) are set (for example one by C(module_defaults), the other by the task),
+        O(token) is used and no session is requested.
     type: str
   validate_certs:
     description:

@@ -47,7 +47,8 @@ CONNECTION_ARGS = dict(
     validate_certs=dict(type="bool", default=True),
     timeout=dict(type="int", default=30),
 )
-CONNECTION_KWARGS = dict(mutually_exclusive=[("password", "token")], required_one_of=[("password", "token")])
+# A token wins over a password (both may come from module_defaults and a task).
+CONNECTION_KWARGS = dict(required_one_of=[("password", "token")])
 
 # metadata.name of an Application: a DNS-1123 subdomain.
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -452,14 +453,17 @@ class ApplicationTarget(StatusModel):
     """What the wait of a sync waits for, as a status model of the one waiter.
 
     Ready: no operation runs, Synced and Healthy (and at ``revision``: the synced revision and the last
-    operation's). Error (the wait stops): the sync we started (``own``) ended Failed or Error; with
-    ``fail_on_degraded``, health Degraded once no operation runs (at ``revision`` when one is awaited) or an
-    operation started after ``since`` (an operation key, see :func:`operation_key`) that ended Failed or Error.
+    operation's). With ``sync_revision`` (a sync to a given commit, which Argo CD still compares with the
+    application's targetRevision, so it may stay OutOfSync): the sync we started succeeded at that commit and the
+    application is Healthy. Error (the wait stops): the sync we started (``own``) ended Failed or Error; with
+    ``fail_on_degraded``, health Degraded once no operation runs (at the awaited revision) or an operation started
+    after ``since`` (an operation key, see :func:`operation_key`) that ended Failed or Error.
     """
 
-    def __init__(self, revision=None, fail_on_degraded=False, own=False, since=None):
+    def __init__(self, revision=None, fail_on_degraded=False, own=False, since=None, sync_revision=None):
         super(ApplicationTarget, self).__init__("Argo CD application", None, ready=(), error=(), field="status")
         self.revision = revision
+        self.sync_revision = sync_revision
         self.fail_on_degraded = fail_on_degraded
         self.own = own
         self.since = since
@@ -468,11 +472,19 @@ class ApplicationTarget(StatusModel):
     def status_of(self, obj):
         return None if obj is None else describe(obj)
 
+    def at_revision(self, obj):
+        op = operation_state(obj)
+        if self.sync_revision and not revision_matches(operation_revision(obj), self.sync_revision):
+            return False
+        if not self.revision:
+            return True
+        # the last operation's revision too, unless it failed: a failed operation that is not new is history
+        return revision_matches(synced_revision(obj), self.revision) and (
+            not op or op.get("phase") in FAILED_PHASES or revision_matches(operation_revision(obj), self.revision))
+
     def phase(self, obj):
         self.reason = None
-        if obj is None:
-            return PENDING
-        if operation_running(obj):
+        if obj is None or operation_running(obj):
             return PENDING
         op = operation_state(obj)
         status = _status(obj)
@@ -482,15 +494,13 @@ class ApplicationTarget(StatusModel):
             return ERROR
         if not reconciled_after_operation(obj):
             return PENDING  # the health and sync status of before the operation
-        # (the last operation's revision too, unless it failed: a failed operation that is not new is history)
-        at_revision = not self.revision or (revision_matches(synced_revision(obj), self.revision) and (
-            not op or op.get("phase") in FAILED_PHASES or revision_matches(operation_revision(obj), self.revision)))
-        health = (status.get("health") or {}).get("status")
-        if self.fail_on_degraded and health == "Degraded" and at_revision:
-            self.reason = "health Degraded%s" % (": %s" % status["health"]["message"]
-                                                 if (status.get("health") or {}).get("message") else "")
+        at_revision = self.at_revision(obj)
+        health = status.get("health") or {}
+        if self.fail_on_degraded and health.get("status") == "Degraded" and at_revision:
+            self.reason = "health Degraded%s" % (": %s" % health["message"] if health.get("message") else "")
             return ERROR
-        if at_revision and (status.get("sync") or {}).get("status") == "Synced" and health == "Healthy":
+        synced = self.sync_revision or (status.get("sync") or {}).get("status") == "Synced"
+        if at_revision and synced and health.get("status") == "Healthy":
             return READY
         return PENDING
 

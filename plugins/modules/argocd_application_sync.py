@@ -57,6 +57,9 @@ options:
       - The git revision (a commit sha, a branch or a tag) to sync to, instead of the application's
         C(targetRevision). A sync is started unless the synced revision is this sha (a branch or tag always
         starts one).
+      - With O(wait), a sync started to a sha is waited for until its operation succeeded at that commit and the
+        application is C(Healthy); its sync status may stay C(OutOfSync), Argo CD comparing it with
+        C(targetRevision).
     type: str
   prune:
     description:
@@ -271,8 +274,10 @@ class ApplicationSync(object):
             self.fetch()
         if not p["wait"]:
             return self.finish()
-        self.wait(ApplicationTarget(revision=p["wait_for_revision"], fail_on_degraded=p["fail_on_degraded"],
-                                    own=own, since=since), "Synced and Healthy")
+        sync_revision = p["revision"] if own and p["revision"] and SHA_RE.match(p["revision"]) else None
+        self.wait(ApplicationTarget(revision=p["wait_for_revision"], fail_on_degraded=p["fail_on_degraded"], own=own,
+                                    since=since, sync_revision=sync_revision),
+                  "synced at %s and Healthy" % sync_revision if sync_revision else "Synced and Healthy")
         return self.finish()
 
     def wait(self, model, wanted):

@@ -114,6 +114,9 @@ def test_a_token_is_sent_as_bearer_without_a_session(stub):
     client(stub, password=None, token=TOKEN).application("auto")
     assert stub.sent("POST", "/api/v1/session") == []
     assert stub.requests[0]["authorization"] == "Bearer " + TOKEN
+    client(stub, token=TOKEN).application("auto")  # a password too (module_defaults): the token wins
+    assert stub.sent("POST", "/api/v1/session") == []
+    assert {r["authorization"] for r in stub.requests} == {"Bearer " + TOKEN}
 
 
 def test_refresh_is_a_query_parameter(stub):
@@ -306,3 +309,37 @@ def test_connection_args_are_what_the_doc_fragment_documents():
         assert documented[name]["type"] == spec["type"], name
         assert documented[name].get("default") == spec.get("default"), name
         assert bool(documented[name].get("required")) == bool(spec.get("required")), name
+
+
+def module_doc(path):
+    import ast  # pylint: disable=import-outside-toplevel
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    docs = {node.targets[0].id: yaml.safe_load(node.value.value) for node in tree.body
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) in ("DOCUMENTATION", "RETURN")}
+    return docs["DOCUMENTATION"], docs["RETURN"]
+
+
+def test_the_argocd_action_group_is_every_argocd_module_and_each_takes_the_connection_options():
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    repo = os.path.dirname(os.path.dirname(HERE))
+    with open(os.path.join(repo, "meta", "runtime.yml")) as f:
+        group = set(yaml.safe_load(f)["action_groups"]["argocd"])
+    folder = os.path.join(repo, "plugins", "modules")
+    modules = set(n[:-3] for n in os.listdir(folder) if n.startswith("argocd_") and n.endswith(".py"))
+    assert modules and group == modules
+    for name in modules:
+        doc, dummy = module_doc(os.path.join(folder, name + ".py"))
+        assert "keikolatam.gitops.argocd" in doc["extends_documentation_fragment"], name
+
+
+def test_the_application_result_is_what_return_documents():
+    repo = os.path.dirname(os.path.dirname(HERE))
+    dummy, returned = module_doc(os.path.join(repo, "plugins", "modules", "argocd_application_info.py"))
+    app = _argocd.summarize(RECORDED["synced"]["body"], RECORDED["synced_managed"]["body"]["items"])
+    assert set(app) == set(returned["application"]["contains"])
+    assert set(app["workloads"]["web"]) == {"images", "health", "message", "live"}
+    assert set(app["history"][0]) == {"id", "revision", "deployed_at"}

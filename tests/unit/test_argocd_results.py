@@ -124,3 +124,12 @@ def test_a_state_compared_before_the_operation_ended_is_not_trusted():
 def test_no_operation():
     assert NoOperation().phase(body("running")) == PENDING
     assert NoOperation().phase(body("synced")) == READY
+
+
+def test_a_sync_to_a_given_commit_is_done_when_its_operation_succeeded_there_and_healthy():
+    app = body("after_sync")
+    app["status"]["sync"]["status"] = "OutOfSync"  # Argo CD compares with targetRevision, not the synced commit
+    sha = app["status"]["operationState"]["syncResult"]["revision"]
+    assert ApplicationTarget(own=True, sync_revision=sha[:10]).phase(app) == READY
+    assert ApplicationTarget(own=True, sync_revision="0123abcd").phase(app) == PENDING
+    assert ApplicationTarget(own=True).phase(app) == PENDING  # without it, OutOfSync is not done

@@ -207,3 +207,37 @@ def test_bad_input_fails_before_any_request(stub, bad, message):
     assert out.failed and message in out.result["msg"]
     assert stub.requests == []
     assert PASSWORD not in str(out.result)
+
+
+def test_the_results_are_what_return_documents(stub):
+    import ast  # pylint: disable=import-outside-toplevel
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    with open(mod.__file__) as f:
+        tree = ast.parse(f.read())
+    documented = next(yaml.safe_load(n.value.value) for n in tree.body
+                      if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "RETURN")
+    app_states(stub, "outofsync", "running", "after_sync")
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    ok = run(stub).result
+    assert set(ok) - {"changed"} == {"application", "sync_started", "waited", "retries"} <= set(documented)
+    app_states(stub, "outofsync", "running", "degraded")
+    failed = run(stub, fail_on_degraded=True).result
+    assert set(failed) - {"changed", "msg"} == {"application", "sync_started", "waited", "unhealthy", "retries"}
+    stub.routes[("GET", APP)] = [body("missing")]
+    refused = run(stub).result
+    assert set(refused) - {"changed", "msg"} <= set(documented) and "failure" in refused
+
+
+def test_a_sync_to_a_given_commit_waits_for_its_operation_there(stub):
+    synced_there = body("after_sync")
+    synced_there[1]["status"]["sync"]["status"] = "OutOfSync"  # compared with targetRevision (main)
+    sha = synced_there[1]["status"]["operationState"]["syncResult"]["revision"]
+    later = [body("outofsync"), body("running"), synced_there]
+    stub.routes[("GET", APP)] = lambda req: later.pop(0) if len(later) > 1 else later[0]
+    stub.routes[("GET", APP + "/managed-resources")] = [body("degraded_managed")]
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    out = run(stub, revision=sha)
+    assert not out.failed, out.result.get("msg")
+    assert out.result["sync_started"] is True
+    assert stub.sent("POST", SYNC)[0]["body"]["revision"] == sha

@@ -90,7 +90,7 @@ class Env:
         git("push", "-q", "origin", "HEAD:main", cwd=self.work)
         return git("rev-parse", "HEAD", cwd=self.work)
 
-    def play(self, tasks: list[dict], extra_args=()):
+    def play(self, tasks: list[dict], extra_args=(), secrets=None):
         """Run ``tasks`` (each registers its name, failures ignored); returns (results by name, output)."""
         self.runs += 1
         out = self.tmp / f"results-{self.runs}.json"
@@ -101,12 +101,12 @@ class Env:
         play = self.tmp / f"play-{self.runs}.yml"
         play.write_text(PLAY.format(api_url=self.api_url, out=out, tasks="\n".join(lines),
                                     names="{%s}" % ", ".join(f"'{t['name']}': {t['name']}" for t in tasks)))
-        secrets = self.tmp / f"secrets-{self.runs}.json"
-        fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        extra_vars = self.tmp / f"secrets-{self.runs}.json"
+        fd = os.open(extra_vars, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"argocd_password": self.password}, fh)
+            json.dump(dict(secrets or {}, argocd_password=self.password), fh)
         proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
-                               f"ansible_python_interpreter={sys.executable}", "-e", f"@{secrets}", *extra_args,
+                               f"ansible_python_interpreter={sys.executable}", "-e", f"@{extra_vars}", *extra_args,
                                str(play)], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
                               env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), NO_COLOR="1"))
         output = proc.stdout + proc.stderr
@@ -176,9 +176,13 @@ def info(register, **options):
 
 
 def test_an_automated_application_is_waited_for_and_info_returns_its_live_images(env):
+    token = run.login(env.data_dir)  # a session token works as a bearer token
     results, output = env.play([sync("wait_auto", name="auto", sync=False, wait_timeout=180),
-                                info("read_auto", name="auto")], extra_args=["-vvv"])
+                                info("read_auto", name="auto"),
+                                info("by_token", name="auto", token="{{ argocd_token }}")],
+                               extra_args=["-vvv"], secrets={"argocd_token": token})
     waited, read = results["wait_auto"], results["read_auto"]
+    assert results["by_token"]["application"]["revision"] == read["application"]["revision"], results["by_token"]
     assert not waited.get("failed"), waited
     assert waited["changed"] is False and waited["sync_started"] is False  # Argo CD synced it by itself
     app = read["application"]
@@ -189,7 +193,7 @@ def test_an_automated_application_is_waited_for_and_info_returns_its_live_images
     assert app["history"] and app["history"][-1]["revision"] == app["revision"]
     dep, dummy = env.deployment("auto")
     assert [c["image"] for c in dep["spec"]["template"]["spec"]["containers"]] == app["workloads"]["web"]["images"]
-    assert env.password not in output
+    assert env.password not in output and token not in output
 
 
 def test_a_pushed_image_is_synced_at_its_commit_and_runs(env):
