@@ -33,7 +33,11 @@ fi
 source "$sandbox/env"
 export ANSIBLE_CONFIG="$repo/ansible.cfg" KEIKO_SECRETS_DIR="$secrets"
 echo "OVH API emulator: $OVH_ENDPOINT (project $OVH_CLOUD_PROJECT_SERVICE)"
-echo "Kubernetes API:   ${KUBECONFIG:-none (the OVH emulator answers with a synthetic kubeconfig)}"
+if [ -n "${KEIKO_SANDBOX_CLUSTERS_DIR:-}" ]; then
+  echo "Kubernetes API:   a local control plane per OVH cluster, under $KEIKO_SANDBOX_CLUSTERS_DIR/<cluster name>/"
+else
+  echo "Kubernetes API:   none (the OVH emulator answers with a synthetic kubeconfig)"
+fi
 echo "GitOps remote:    ${KEIKO_GITOPS_URL:-none}"
 echo "Argo CD API:      ${KEIKO_ARGOCD_URL:-none}"
 

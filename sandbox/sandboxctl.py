@@ -1,4 +1,5 @@
-"""Start, stop and inspect the sandbox: the OVH API emulator and (when available) localkube.
+"""Start, stop and inspect the sandbox: the OVH API emulator and (when available) its local Kubernetes
+control planes (localkube) and Argo CD processes (localargo).
 
     keiko-sandbox up     [--dir .sandbox] [--with-kube | --no-kube] [--port N] [--transition-seconds S]
     keiko-sandbox status [--dir .sandbox]
@@ -9,18 +10,24 @@
 is the same.)
 
 Layout of ``--dir``: ``ovh/`` (emulator state, ``emulator.pid``, ``emulator.log``, ``ready.json``),
-``kube/`` (localkube data dir, ``kube/kubeconfig``), ``git/`` (the git server: ``repos/keiko-gitops.git``,
-the GitOps remote, served over HTTP on loopback with basic auth; ``server/`` its state and log;
-``credentials`` its password, 0600), ``argocd/`` (the real Argo CD processes, localargo), ``env``
-(shell exports, 0600), ``sandbox.json`` (what ``up`` started). ``up`` is idempotent: a running emulator is reused (restarted only when the
-kube wiring changes). ``down`` stops only processes whose pid file and command line match, and
-removes the directory.
+``clusters/<cluster name>/`` (one per OVH Kubernetes cluster the emulator created: ``kube/`` its control
+plane, ``kube/kubeconfig``; ``localargo/`` its Argo CD processes; ``argocd/url`` and
+``argocd/admin-password``; see ``ovh_emulator.localkube_bridge``), ``git/`` (the git server:
+``repos/keiko-gitops.git``, the GitOps remote, served over HTTP on loopback with basic auth; ``server/`` its
+state and log; ``credentials`` its password, 0600), ``env`` (shell exports, 0600), ``sandbox.json`` (what
+``up`` started). ``up`` is idempotent: a running emulator is reused (restarted only when the kube wiring
+changes; the control planes outlive it and the restarted emulator finds them again). ``down`` stops only
+processes whose pid file and command line match, every cluster's control plane and Argo CD, and removes the
+directory.
 
-The local cluster is used by default when the localkube package is present and its binaries are
-cached (``localkube.build.cached_binaries()``); ``--with-kube`` insists, ``--no-kube`` skips.
-``KEIKO_SANDBOX_KUBE=0|1`` sets the default. Argo CD runs on the local cluster when its binaries are
-cached (``localargo.build.cached_binaries()``, ``make argocd-binaries``); ``--with-argocd`` insists,
-``--no-argocd`` skips. Its components start once bootstrap has installed Argo CD's objects.
+The emulator gives each cluster a control plane of its own (``--clusters-dir``) by default when the
+localkube package is present and its binaries are cached (``localkube.build.cached_binaries()``);
+``--with-kube`` insists, ``--no-kube`` skips (synthetic kubeconfigs). ``KEIKO_SANDBOX_KUBE=0|1`` sets the
+default. ``--max-clusters N`` (default 4) bounds how many clusters exist at once. Each cluster gets an Argo
+CD supervisor too when the Argo CD binaries are cached (``localargo.build.cached_binaries()``,
+``make argocd-binaries``); ``--with-argocd`` insists, ``--no-argocd`` skips. Its components start once
+bootstrap has installed Argo CD's objects in that cluster. ``KEIKO_ARGOCD_URL`` in ``env`` is the Argo CD of
+the first cluster (reserved before that cluster exists).
 """
 
 from __future__ import annotations
@@ -93,8 +100,9 @@ class Paths:
     def __init__(self, root: Path):
         self.root = root.resolve()
         self.ovh = self.root / "ovh"
+        self.clusters = self.root / "clusters"
+        # the single control plane and Argo CD of earlier versions (stopped by up and down)
         self.kube = self.root / "kube"
-        self.kubeconfig = self.kube / "kubeconfig"
         self.pid = self.ovh / "emulator.pid"
         self.log = self.ovh / "emulator.log"
         self.ready = self.ovh / "ready.json"
@@ -126,15 +134,6 @@ def localkube_available() -> tuple[bool, str]:
         return True, "binaries cached"
     return False, "localkube binaries are not built (make kube-binaries)" if r.returncode == 1 else \
         f"localkube probe failed: {r.stderr.strip()[-300:]}"
-
-
-def kube_up(p: Paths, timeout: float) -> Path:
-    cmd = [sys.executable, "-m", "localkube", "up", "--data-dir", str(p.kube), "--default-nodes", "0"]
-    _echo("starting localkube: " + " ".join(shlex.quote(c) for c in cmd[1:]))
-    r = subprocess.run(cmd, env=_env(), timeout=timeout, check=False)
-    if r.returncode != 0 or not p.kubeconfig.exists():
-        raise SystemExit(f"sandboxctl: localkube up failed (exit {r.returncode})")
-    return p.kubeconfig
 
 
 def git_up(p: Paths) -> dict:
@@ -170,11 +169,56 @@ def argocd_available() -> tuple[bool, str]:
     return False, "the Argo CD binaries are not built (make argocd-binaries)"
 
 
-def argocd_up(p: Paths, kubeconfig: Path) -> dict:
-    from localargo import run as localargo
+def clusters_down(p: Paths) -> None:
+    """Stop the control plane and Argo CD of every cluster (the emulator leaves them running when it stops)."""
+    if p.clusters.exists():
+        from ovh_emulator import localkube_bridge
 
-    localargo.up(p.argocd, kubeconfig, echo=_echo)
-    return localargo.env_vars(p.argocd)
+        stopped = localkube_bridge.stop_all_dirs(p.clusters, echo=_echo)
+        if stopped:
+            _echo(f"stopped the control planes of {', '.join(stopped)}")
+
+
+def clusters(p: Paths, endpoint: str | None = None) -> list[dict]:
+    """The clusters with a control plane, oldest first: name, dir, API server, kubeconfig, Argo CD URL and the
+    admin password file (from the emulator when it runs, else from the directories)."""
+    from ovh_emulator import localkube_bridge
+
+    rows = []
+    state = None
+    if endpoint:
+        try:
+            state = _admin_get(endpoint, "state")
+        except (OSError, ValueError):
+            state = None
+    for proj in ((state or {}).get("projects") or {}).values():
+        for c in (proj.get("kube") or {}).values():
+            plane = c.get("_controlplane")
+            if plane:
+                rows.append({"name": c["name"], "id": c["id"], "status": c["status"], "created": c["createdAt"],
+                             "dir": plane["dir"], "apiserver_port": plane.get("apiserver_port"),
+                             "argocd_port": plane.get("argocd_port")})
+    if state is None and p.clusters.is_dir():  # the emulator is not running: what the directories say
+        for d in sorted(p.clusters.iterdir()):
+            rec = localkube_bridge.read_record(d)
+            if rec:
+                rows.append({"name": rec.get("name"), "id": rec.get("kube_id"), "status": None,
+                             "created": rec.get("started_at"), "dir": d.name,
+                             "apiserver_port": rec.get("apiserver_port"), "argocd_port": rec.get("argocd_port")})
+    rows.sort(key=lambda r: (str(r["created"]), r["dir"]))
+    out = []
+    for r in rows:
+        d = p.clusters / r["dir"]
+        rec = localkube_bridge.read_record(d)
+        out.append({
+            "name": r["name"], "id": r["id"], "status": r["status"], "dir": str(d),
+            "phase": rec.get("phase") or "unknown", "error": rec.get("error"),
+            "api_server": f"https://127.0.0.1:{r['apiserver_port']}" if r["apiserver_port"] else None,
+            "kubeconfig": str(d / "kube" / "kubeconfig"),
+            "argocd_url": f"http://127.0.0.1:{r['argocd_port']}" if r["argocd_port"] else None,
+            "argocd_admin_password_file": str(d / "argocd" / "admin-password"),
+        })
+    return out
 
 
 def argocd_down(p: Paths) -> None:
@@ -202,15 +246,17 @@ def emulator_pid(p: Paths) -> int | None:
     return pid if _our_emulator(pid, p.ovh) else None
 
 
-def emulator_start(p: Paths, port: int, kubeconfig: Path | None, transition: float | None,
+def emulator_start(p: Paths, port: int, kube: dict | None, transition: float | None,
                    timeout: float = 60.0) -> dict:
     p.ovh.mkdir(parents=True, exist_ok=True)
     if p.ready.exists():
         p.ready.unlink()
     cmd = [sys.executable, "-m", EMULATOR_MODULE, "serve", "--state-dir", str(p.ovh), "--host", "127.0.0.1",
            "--port", str(port), "--ready-file", str(p.ready)]
-    if kubeconfig:
-        cmd += ["--kubeconfig", str(kubeconfig)]
+    if kube:
+        cmd += ["--clusters-dir", kube["clusters_dir"]] + (["--argocd"] if kube["argocd"] else [])
+        if kube.get("max_clusters"):
+            cmd += ["--max-clusters", str(kube["max_clusters"])]
     if transition is not None:
         cmd += ["--transition-seconds", str(transition)]
     with open(p.log, "ab") as log:
@@ -247,6 +293,15 @@ def emulator_stop(p: Paths, timeout: float = 15.0) -> bool:
     return True
 
 
+def _admin_get(endpoint: str, name: str) -> dict:
+    import urllib.request
+
+    url = endpoint.rsplit("/1.0", 1)[0] + f"/_emulator/{name}"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
 def _admin_post(endpoint: str, name: str, payload: dict) -> dict:
     import urllib.request
 
@@ -257,8 +312,14 @@ def _admin_post(endpoint: str, name: str, payload: dict) -> dict:
         return json.loads(resp.read())
 
 
+def argocd_vars(url: str) -> dict[str, str]:
+    """How the argocd CLI and the playbooks reach an Argo CD API server (no secret)."""
+    return {"ARGOCD_SERVER": url.split("//", 1)[1], "ARGOCD_OPTS": "--plaintext", "KEIKO_ARGOCD_API_URL": url,
+            "KEIKO_ARGOCD_NAMESPACE": "argocd", "KEIKO_ARGOCD_ADMIN_SECRET": "argocd-initial-admin-secret"}
+
+
 def write_env(p: Paths, info: dict, kubeconfig: Path | None, git: dict | None = None,
-              argocd: dict | None = None) -> None:
+              argocd: dict | None = None, planes: list[dict] | None = None) -> None:
     q = shlex.quote
     base = info["endpoint"].rsplit("/1.0", 1)[0]
     lines = [
@@ -275,8 +336,14 @@ def write_env(p: Paths, info: dict, kubeconfig: Path | None, git: dict | None = 
         f"export OVH_SANDBOX_CLIENT_ID={q(info['client_id'])}",
         f"export OVH_SANDBOX_CLIENT_SECRET={q(info['client_secret'])}",
     ]
+    if info.get("clusters_dir"):
+        lines += ["# Each OVH Kubernetes cluster of the emulator has a local control plane (and Argo CD) under this",
+                  "# directory: <name>/kube/kubeconfig, <name>/argocd/url, <name>/argocd/admin-password.",
+                  f"export KEIKO_SANDBOX_CLUSTERS_DIR={q(info['clusters_dir'])}"]
+        for c in planes or []:
+            lines.append(f"#   cluster {c['name']}: API server {c['api_server']}, Argo CD {c['argocd_url'] or '-'}")
     if kubeconfig:
-        lines.append(f"export KUBECONFIG={q(str(kubeconfig))}")
+        lines += ["# The first cluster's admin kubeconfig.", f"export KUBECONFIG={q(str(kubeconfig))}"]
     mirror = os.environ.get("KEIKO_UPSTREAM_MIRROR")
     if mirror:
         lines.append(f"export KEIKO_UPSTREAM_MIRROR={q(mirror)}")
@@ -286,8 +353,9 @@ def write_env(p: Paths, info: dict, kubeconfig: Path | None, git: dict | None = 
                   f"export KEIKO_GITOPS_USERNAME={q(git['username'])}",
                   f"export KEIKO_GITOPS_PASSWORD={q(git['password'])}"]
     if argocd:
-        lines += ["# The real Argo CD of the sandbox: API and UI (log in as admin with the password of the Secret",
-                  "# argocd/argocd-initial-admin-secret, which Argo CD generates in the cluster).",
+        lines += ["# The real Argo CD of the sandbox's first cluster: API and UI (log in as admin with the password of",
+                  "# the Secret argocd/argocd-initial-admin-secret, which Argo CD generates in the cluster; also in",
+                  "# <clusters dir>/<name>/argocd/admin-password).",
                   f"export KEIKO_ARGOCD_URL={q(argocd['KEIKO_ARGOCD_API_URL'])}"]
         lines += [f"export {k}={q(v)}" for k, v in sorted(argocd.items())]
     _write_private(p.env, "\n".join(lines) + "\n")
@@ -298,61 +366,77 @@ def cmd_up(args) -> int:
     p = Paths(Path(args.dir))
     p.root.mkdir(parents=True, exist_ok=True)
     record = _read_json(p.record)
+    kube_down(p)  # the single control plane of an earlier version: each cluster has its own now
+    argocd_down(p)
 
     want_kube = args.kube
     if want_kube is None and os.environ.get("KEIKO_SANDBOX_KUBE", "") in ("0", "1"):
         want_kube = os.environ["KEIKO_SANDBOX_KUBE"] == "1"
-    kubeconfig = None
+    kube = None
     if want_kube is not False:
         ok, why = localkube_available()
         if ok:
-            kubeconfig = kube_up(p, timeout=args.timeout)
-            record["kube"] = {"data_dir": str(p.kube), "kubeconfig": str(kubeconfig)}
+            kube = {"clusters_dir": str(p.clusters), "argocd": False, "max_clusters": args.max_clusters}
         elif want_kube:
             _echo(f"--with-kube: {why}")
             return 1
         else:
-            _echo(f"no local Kubernetes cluster: {why}; the emulator serves synthetic kubeconfigs")
+            _echo(f"no local Kubernetes control planes: {why}; the emulator serves synthetic kubeconfigs")
+    if args.argocd is not False:
+        ok, why = argocd_available()
+        if kube is None:
+            ok, why = False, "no local Kubernetes control planes"
+        if ok:
+            kube["argocd"] = True
+        elif args.argocd:
+            _echo(f"--with-argocd: {why}")
+            return 1
+        else:
+            _echo(f"no Argo CD processes: {why}")
 
     pid = emulator_pid(p)
     info = _read_json(p.ready)
-    same_wiring = info.get("kubeconfig") == (str(kubeconfig) if kubeconfig else None)
+    same_wiring = (info.get("clusters_dir"), bool(info.get("argocd"))) == \
+        ((kube["clusters_dir"], kube["argocd"]) if kube else (None, False))
     if pid is not None and info.get("pid") == pid and same_wiring and (args.port in (None, info.get("port"))):
         _echo(f"the OVH API emulator is already running (pid {pid}) at {info['endpoint']}")
-        if args.transition_seconds is not None:
-            _admin_post(info["endpoint"], "settings", {"transition_seconds": args.transition_seconds})
+        settings = {k: v for k, v in (("transition_seconds", args.transition_seconds),
+                                      ("max_clusters", args.max_clusters if kube else None)) if v is not None}
+        if settings:
+            _admin_post(info["endpoint"], "settings", settings)
     else:
         if pid is not None:
             emulator_stop(p)
         port = args.port if args.port is not None else int(info.get("port") or 0)
         try:
-            info = emulator_start(p, port, kubeconfig, args.transition_seconds)
+            info = emulator_start(p, port, kube, args.transition_seconds)
         except RuntimeError:
             if args.port is not None or port == 0:
                 raise
             _echo(f"port {port} is taken; using a free one")
-            info = emulator_start(p, 0, kubeconfig, args.transition_seconds)
+            info = emulator_start(p, 0, kube, args.transition_seconds)
         _echo(f"OVH API emulator at {info['endpoint']} (pid {info['pid']}, state {p.ovh})")
     record["emulator"] = {"pid": info["pid"], "endpoint": info["endpoint"], "state_dir": str(p.ovh)}
+    record.pop("kube", None)
+    record.pop("argocd", None)
 
     git = git_up(p)
     record["git"] = {k: v for k, v in git.items() if k != "password"}
+    planes = clusters(p, info["endpoint"]) if kube else []
+    kubeconfig = Path(planes[0]["kubeconfig"]) if planes else None
     argocd = None
-    want_argocd = args.argocd
-    if want_argocd is not False:
-        ok, why = argocd_available()
-        if kubeconfig is None:
-            ok, why = False, "no local Kubernetes cluster"
-        if ok:
-            argocd = argocd_up(p, kubeconfig)
-            record["argocd"] = {"data_dir": str(p.argocd), "api_url": argocd["KEIKO_ARGOCD_API_URL"]}
-        elif want_argocd:
-            _echo(f"--with-argocd: {why}")
-            return 1
-        else:
-            _echo(f"no Argo CD processes: {why}")
+    if kube and kube["argocd"]:
+        # the first cluster's Argo CD; before any cluster exists, the URL the emulator keeps for the next one
+        url = planes[0]["argocd_url"] if planes and planes[0]["argocd_url"] else info.get("next_argocd_url")
+        if url:
+            argocd = argocd_vars(url)
+    if kube:
+        record["clusters"] = {"dir": str(p.clusters), "argocd": kube["argocd"],
+                              "names": [c["name"] for c in planes]}
+        if argocd:
+            record["clusters"]["first_argocd_url"] = argocd["KEIKO_ARGOCD_API_URL"]
     _write_private(p.record, json.dumps(record, indent=1) + "\n")
-    write_env(p, info, kubeconfig, git, argocd)
+    write_env(p, info, kubeconfig, git, argocd, planes)
     _echo(f"environment: source {p.env}")
     return 0
 
@@ -363,6 +447,7 @@ def cmd_down(args) -> int:
         _echo(f"nothing to stop ({p.root} does not exist)")
         return 0
     emulator_stop(p)
+    clusters_down(p)
     argocd_down(p)
     git_down(p)
     kube_down(p)
@@ -382,9 +467,8 @@ def status_dict(p: Paths) -> dict:
         "dir": str(p.root),
         "emulator": {"running": pid is not None, "pid": pid, "endpoint": info.get("endpoint"),
                      "state_dir": str(p.ovh), "log": str(p.log)},
-        "kube": {"present": p.kubeconfig.exists(), "kubeconfig": str(p.kubeconfig) if p.kubeconfig.exists() else None},
+        "clusters": _clusters_status(p, info.get("endpoint")),
         "git": _git_status(p),
-        "argocd": _argocd_status(p),
         "env": str(p.env) if p.env.exists() else None,
     }
 
@@ -396,12 +480,25 @@ def _git_status(p: Paths) -> dict:
     return {"running": bool(st.get("running")), "url": st.get("url"), "pid": st.get("pid")}
 
 
-def _argocd_status(p: Paths) -> dict:
-    if not p.argocd.exists():
-        return {"running": False}
-    from localargo import run as localargo
+def _clusters_status(p: Paths, endpoint: str | None) -> list[dict]:
+    """Each cluster's control plane and Argo CD, as they run now."""
+    out = []
+    for c in clusters(p, endpoint):
+        d = Path(c["dir"])
+        kube = {"up": False}
+        if (d / "kube").exists():
+            from localkube import cluster as kcluster
 
-    return localargo.status(p.argocd)
+            kube = kcluster.status(d / "kube")
+        argo = {"up": False, "phase": None}
+        if (d / "localargo").exists():
+            from localargo import run as localargo
+
+            argo = localargo.status(d / "localargo")
+        out.append({**c, "kube_up": bool(kube.get("up")), "argocd_phase": argo.get("phase"),
+                    "argocd_up": bool(argo.get("up")),
+                    "argocd_admin_password_written": (d / "argocd" / "admin-password").exists()})
+    return out
 
 
 def cmd_status(args) -> int:
@@ -435,7 +532,9 @@ def main(argv: list[str] | None = None) -> int:
             sp.add_argument("--port", type=int, default=None, help="emulator port (default: the previous one, else free)")
             sp.add_argument("--transition-seconds", type=float, default=None,
                             help="emulator transition time (default: OVH_EMULATOR_TRANSITION_SECONDS or 2)")
-            sp.add_argument("--timeout", type=float, default=300.0, help="seconds allowed for localkube up")
+            sp.add_argument("--max-clusters", type=int, default=None,
+                            help="Kubernetes clusters (each a local control plane) that may exist at once "
+                                 "(default: OVH_EMULATOR_MAX_CLUSTERS or 4)")
             g = sp.add_mutually_exclusive_group()
             g.add_argument("--with-argocd", dest="argocd", action="store_const", const=True, default=None,
                            help="start the Argo CD processes too (fail if they cannot)")

@@ -2,10 +2,12 @@
 
 ``up`` starts a supervisor process (``python -m localargo supervise``) that
 
-1. starts Debian's ``redis-server`` on 127.0.0.1 (password from a 0600 config file, no persistence);
-2. waits until the Argo CD install manifest's objects are in the cluster (namespace, ConfigMaps
+1. waits until the Argo CD install manifest's objects are in the cluster (namespace, ConfigMaps
    ``argocd-cm``/``argocd-rbac-cm``/``argocd-cmd-params-cm``, Secret ``argocd-secret``, the
-   Application/AppProject CRDs Established), so it may be started before bootstrap installs Argo CD;
+   Application/AppProject CRDs Established), so it may be started before bootstrap installs Argo CD:
+   a watch of the namespace (one request every 5 minutes while it does not exist), then a look every
+   second; meanwhile it holds its ports bound (not listening) and runs no other process;
+2. starts Debian's ``redis-server`` on 127.0.0.1 (password from a 0600 config file, no persistence);
 3. starts ``argocd-repo-server``, ``argocd-application-controller`` and ``argocd-server`` (and, on
    request, ``argocd-applicationset-controller``), each on free loopback ports, with the environment
    their Deployment/StatefulSet in the install manifest gives them (``argocd-cm`` and
@@ -15,7 +17,9 @@
    ``argocd-ssh-known-hosts-cm`` and ``argocd-gpg-keys-cm`` as files under ``config/``
    (``ARGOCD_TLS_DATA_PATH``, ``ARGOCD_SSH_DATA_PATH``, ``ARGOCD_GPG_DATA_PATH``), and a token of the
    component's ServiceAccount (TokenRequest API) in a kubeconfig ``tokenFile``, refreshed before it
-   expires, so the controller and the API server act with the RBAC the install manifest gives them.
+   expires, so the controller and the API server act with the RBAC the install manifest gives them;
+5. with a ``password_file`` (``up(password_file=...)``), writes the initial admin password there (0600)
+   once argocd-server has generated the Secret ``argocd-initial-admin-secret``.
 
 ``ARGOCD_FAKE_IN_CLUSTER=true`` makes ``https://kubernetes.default.svc`` (the in-cluster destination)
 the local API server. The API server runs with ``--insecure`` (plain HTTP on 127.0.0.1), without dex.
@@ -29,6 +33,8 @@ Data directory layout (``--data-dir``)::
     kube/<component>.kubeconfig, kube/<component>.token   ServiceAccount credentials (0600)
     config/tls, config/ssh, config/gpg/source              projected ConfigMaps
     gnupg/ home/ tmp/ helm/ run/ redis/                    working directories of the components
+    (gnupg/ and run/askpass.sock go to /tmp/localargo-<hash>/ when the data dir's path is too long for a
+    Unix socket)
     logs/supervisor.log, logs/redis.log, logs/argocd-<component>.log
 """
 
@@ -38,6 +44,7 @@ import base64
 import calendar
 import contextlib
 import hashlib
+import http.client
 import json
 import os
 import secrets
@@ -48,6 +55,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -83,6 +91,9 @@ PROJECTED = {"argocd-tls-certs-cm": "config/tls", "argocd-ssh-known-hosts-cm": "
              "argocd-gpg-keys-cm": "config/gpg/source"}
 INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
 TOKEN_SECONDS = 24 * 3600
+# A Unix socket path has at most 107 bytes; gpg-agent's longest socket name is S.gpg-agent.browser.
+SOCKET_PATH_MAX = 100
+WATCH_SECONDS = 300
 
 
 class LocalargoError(RuntimeError):
@@ -91,6 +102,14 @@ class LocalargoError(RuntimeError):
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("KEIKO_LOCALARGO_DIR") or build.cache_root() / "run" / "default")
+
+
+def socket_dir(data_dir: Path) -> Path:
+    """Where the Unix sockets live (the GnuPG home with gpg-agent's sockets, the askpass socket): the data
+    dir, or a short directory under /tmp named after it when its path is too long for a socket."""
+    if len(str(Path(data_dir) / "gnupg" / "S.gpg-agent.browser")) < SOCKET_PATH_MAX:
+        return Path(data_dir)
+    return Path("/tmp") / f"localargo-{hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]}"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -234,8 +253,8 @@ def _base_env(cfg: dict, bins: Path) -> dict[str, str]:
         PATH=os.pathsep.join(dict.fromkeys(path)), HOME=str(d / "home"), TMPDIR=str(d / "tmp"),
         ARGOCD_FAKE_IN_CLUSTER="true",
         ARGOCD_TLS_DATA_PATH=str(d / "config" / "tls"), ARGOCD_SSH_DATA_PATH=str(d / "config" / "ssh"),
-        ARGOCD_GPG_DATA_PATH=str(d / "config" / "gpg" / "source"), ARGOCD_GNUPGHOME=str(d / "gnupg"),
-        ARGOCD_ASK_PASS_SOCK=str(d / "run" / "askpass.sock"),
+        ARGOCD_GPG_DATA_PATH=str(d / "config" / "gpg" / "source"), ARGOCD_GNUPGHOME=str(socket_dir(d) / "gnupg"),
+        ARGOCD_ASK_PASS_SOCK=str(socket_dir(d) / "run" / "askpass.sock"),
         ARGOCD_ENABLE_PROFILER_FILE_PATH=str(d / "run" / "profiler.enabled"),
         HELM_CACHE_HOME=str(d / "helm"), HELM_CONFIG_HOME=str(d / "helm"), HELM_DATA_HOME=str(d / "helm"),
     )
@@ -259,12 +278,16 @@ def api_url(cfg: dict) -> str:
 
 def up(data_dir: str | os.PathLike, kubeconfig: str | os.PathLike, namespace: str = NAMESPACE,
        components: tuple[str, ...] = DEFAULT_COMPONENTS, wait: bool = False, timeout: float = 180.0,
-       owner_pid: int | None = None, echo=print) -> dict:
+       owner_pid: int | None = None, echo=print, server_port: int | None = None,
+       url_file: str | os.PathLike | None = None, password_file: str | os.PathLike | None = None) -> dict:
     """Start the supervisor for ``kubeconfig``'s cluster (a no-op when it already runs there).
 
     Returns at once (the components start when the install manifest's objects are in the cluster);
     with ``wait``, returns when every component answers its health check (see :func:`wait_ready`).
-    With ``owner_pid``, the supervisor stops everything when that process dies.
+    With ``owner_pid``, the supervisor stops everything when that process dies. ``server_port``: the
+    API server's port (default: a free one). ``url_file``: written now with the API server's URL;
+    ``password_file``: written (0600) by the supervisor with the initial admin password once
+    argocd-server has generated it.
     """
     data_dir = Path(data_dir).resolve()
     kubeconfig = Path(kubeconfig).resolve()
@@ -281,19 +304,32 @@ def up(data_dir: str | os.PathLike, kubeconfig: str | os.PathLike, namespace: st
     with dir_lock(build.cache_root(), data_dir):
         cfg = load_config(data_dir)
         if _supervisor_alive(cfg) and cfg["kubeconfig"] == str(kubeconfig) and cfg["namespace"] == namespace \
-                and tuple(cfg["components"]) == tuple(components):
+                and tuple(cfg["components"]) == tuple(components) \
+                and server_port in (None, cfg["ports"]["server"]) \
+                and (password_file is None or cfg.get("password_file") == str(Path(password_file).resolve())):
             echo(f"localargo already running in {data_dir} (supervisor pid {cfg['supervisor']['pid']}, API {api_url(cfg)})")
         else:
             if cfg is not None or (data_dir / MARKER).exists():
                 _down(data_dir, 20.0, echo)
-            cfg = _start(data_dir, kubeconfig, namespace, components, redis_server, owner_pid, echo)
+            cfg = _start(data_dir, kubeconfig, namespace, components, redis_server, owner_pid, echo, server_port,
+                         password_file)
+    if url_file:
+        url_file = Path(url_file)
+        url_file.parent.mkdir(parents=True, exist_ok=True)
+        _write_text(url_file, cfg["api_url"] + "\n")
     if wait:
         wait_ready(data_dir, timeout=timeout)
     return cfg
 
 
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def _start(data_dir: Path, kubeconfig: Path, namespace: str, components, redis_server: str,
-           owner_pid: int | None, echo) -> dict:
+           owner_pid: int | None, echo, server_port: int | None = None, password_file=None) -> dict:
     if data_dir.exists() and any(data_dir.iterdir()) and not (data_dir / MARKER).exists():
         raise LocalargoError(f"{data_dir} exists, is not empty and is not a localargo data dir")
     t0 = time.monotonic()
@@ -304,10 +340,18 @@ def _start(data_dir: Path, kubeconfig: Path, namespace: str, components, redis_s
     (data_dir / MARKER).write_text("localargo data dir; removed by `python -m localargo down`\n")
     for sub in ("logs", "kube", "config/tls", "config/ssh", "config/gpg/source", "home", "tmp", "helm", "run", "redis"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
-    (data_dir / "gnupg").mkdir(mode=0o700, exist_ok=True)
+    sockets = socket_dir(data_dir)
+    if sockets != data_dir:
+        shutil.rmtree(sockets, ignore_errors=True)
+        sockets.mkdir(mode=0o700)
+        (sockets / MARKER).write_text(f"sockets of the localargo data dir {data_dir}\n")
+        (sockets / "run").mkdir()
+    (sockets / "gnupg").mkdir(mode=0o700, exist_ok=True)
     names = ("redis", "repo-server", "repo-server-metrics", "controller-metrics", "server", "server-metrics",
              "appset-metrics", "appset-probe", "appset-webhook")
-    ports = dict(zip(names, _free_ports(len(names))))
+    ports = dict(zip(names, _free_ports(len(names), avoid={server_port} if server_port else ())))
+    if server_port:
+        ports["server"] = int(server_port)
     redis_password = secrets.token_urlsafe(24)
     _write_private(data_dir / "redis.conf", "\n".join([
         "bind 127.0.0.1", f"port {ports['redis']}", "protected-mode yes", "daemonize no", 'logfile ""',
@@ -318,6 +362,7 @@ def _start(data_dir: Path, kubeconfig: Path, namespace: str, components, redis_s
         "install_manifest": str(manifest), "redis_server": redis_server, "env_spec": env_spec,
         "owner": ({"pid": owner_pid, "start": _proc_start_time(owner_pid)} if owner_pid else None),
         "api_url": f"http://127.0.0.1:{ports['server']}",
+        "password_file": str(Path(password_file).resolve()) if password_file else None,
     }
     _write_json(data_dir / CONFIG, cfg)
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -326,7 +371,7 @@ def _start(data_dir: Path, kubeconfig: Path, namespace: str, components, redis_s
     proc, cfg["supervisor"] = _detach([sys.executable, "-m", "localargo", "supervise", "--data-dir", str(data_dir)],
                                       data_dir / "logs" / "supervisor.log", data_dir, env, tries=100)
     _write_json(data_dir / CONFIG, cfg)
-    # Wait for redis: a supervisor that cannot even start redis is a failed `up`.
+    # Wait until it runs (it starts redis and the components once Argo CD is installed).
     deadline = time.monotonic() + 30
     while True:
         st = _read_json(data_dir / STATUS) or {}
@@ -335,7 +380,7 @@ def _start(data_dir: Path, kubeconfig: Path, namespace: str, components, redis_s
         if proc.poll() is not None or time.monotonic() > deadline:
             tail = _log_tail(data_dir, "supervisor")
             _down(data_dir, 10.0, lambda m: None)
-            raise LocalargoError(f"localargo supervisor did not start redis; last log lines:\n{tail}")
+            raise LocalargoError(f"localargo supervisor did not start; last log lines:\n{tail}")
         time.sleep(0.05)
     cfg["timings"] = {"up_s": round(time.monotonic() - t0, 2)}
     _write_json(data_dir / CONFIG, cfg)
@@ -475,10 +520,11 @@ def _down(data_dir: Path, timeout: float, echo) -> list[int]:
     # The supervisor stops its children itself on SIGTERM; then what it left (it was killed, say).
     left = _kill_all(entries, timeout)
     procs = [e for e in (st.get("processes") or {}).values() if e and e.get("pid")]
-    gnupg = data_dir / "gnupg"
+    sockets = socket_dir(data_dir)
+    gnupg = sockets / "gnupg"
     if gnupg.is_dir() and shutil.which("gpgconf"):
         subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "all"], capture_output=True, check=False, timeout=20)
-    left += _kill_all(procs + _strays(data_dir), 10.0)
+    left += _kill_all(procs + _strays(data_dir) + (_strays(sockets) if sockets != data_dir else []), 10.0)
     if left:
         raise LocalargoError(f"processes survived SIGKILL: {[e['pid'] for e in left]}; kept {data_dir}")
     end = time.monotonic() + 5.0
@@ -491,6 +537,8 @@ def _down(data_dir: Path, timeout: float, echo) -> list[int]:
             break
         time.sleep(0.05)
     shutil.rmtree(data_dir)
+    if sockets != data_dir and (sockets / MARKER).exists():
+        shutil.rmtree(sockets, ignore_errors=True)
     stopped = [e["pid"] for e in every]
     echo(f"localargo down: stopped {len(stopped)} processes, removed {data_dir}")
     return stopped
@@ -558,6 +606,8 @@ class Supervisor:
         self.t0 = time.monotonic()
         self.token_expiry: dict[str, float] = {}
         self.client = KubeClient(self.cfg["kubeconfig"], timeout=10)
+        self.held: list[socket.socket] = []
+        self.password_written = False
 
     def say(self, msg: str) -> None:
         print(f"[localargo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -596,7 +646,7 @@ class Supervisor:
         """The repo-server's gpg starts a gpg-agent that daemonizes (in a pod it dies with the
         container); one left from a previous repo-server breaks the keyring re-initialisation."""
         if shutil.which("gpgconf"):
-            subprocess.run(["gpgconf", "--homedir", str(self.d / "gnupg"), "--kill", "all"],
+            subprocess.run(["gpgconf", "--homedir", str(socket_dir(self.d) / "gnupg"), "--kill", "all"],
                            capture_output=True, check=False, timeout=20)
 
     def start(self, name: str) -> None:
@@ -713,32 +763,98 @@ class Supervisor:
         owner = self.cfg.get("owner")
         return bool(owner) and not _alive(owner)
 
+    def hold_ports(self) -> None:
+        """Keep the ports of config.json bound (not listening) while waiting for the install, so that
+        nothing else takes them (the API server's URL is published before Argo CD is installed)."""
+        for port in self.cfg["ports"].values():
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind(("127.0.0.1", int(port)))
+            except OSError:
+                sock.close()
+                continue
+            self.held.append(sock)
+
+    def release_ports(self) -> None:
+        for sock in self.held:
+            sock.close()
+        self.held = []
+
+    def wait_namespace(self, timeout: int = WATCH_SECONDS) -> None:
+        """Block until the namespace exists (a watch of the namespaces, ``timeout`` seconds at most): an
+        idle supervisor of a cluster without Argo CD sends one request every ``timeout`` seconds."""
+        ns = self.cfg["namespace"]
+        found = self.client.get("/api/v1/namespaces", fieldSelector=f"metadata.name={ns}")
+        if found.get("items"):
+            return
+        query = {"fieldSelector": f"metadata.name={ns}", "watch": "1", "timeoutSeconds": str(timeout),
+                 "allowWatchBookmarks": "false", "resourceVersion": found["metadata"]["resourceVersion"]}
+        conn = http.client.HTTPSConnection(self.client.host, self.client.port, context=self.client.ssl,
+                                           timeout=timeout + 30)
+        try:
+            headers = {"Accept": "application/json"}
+            if self.client.token:
+                headers["Authorization"] = f"Bearer {self.client.token}"
+            conn.request("GET", f"{self.client.prefix}/api/v1/namespaces?{urllib.parse.urlencode(query)}",
+                         headers=headers)
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise KubeError(resp.status, "GET", "/api/v1/namespaces?watch=1", resp.read().decode(errors="replace"))
+            while True:
+                line = resp.readline()
+                if not line:
+                    return  # the watch timed out: the caller looks again
+                with contextlib.suppress(ValueError):
+                    if json.loads(line).get("type") in ("ADDED", "MODIFIED"):
+                        return
+        finally:
+            conn.close()
+
+    def wait_for_install(self) -> bool:
+        """Wait until the install manifest's objects are in the cluster: a watch until the namespace
+        exists, then a look every second (every 5 s after a minute) until nothing is missing. False when
+        the owner went away."""
+        last_missing = None
+        since_ns = None
+        while not self.owner_gone():
+            try:
+                self.wait_namespace()
+            except (OSError, KubeError, http.client.HTTPException) as err:
+                self.client.close()
+                if last_missing != "unreachable":
+                    self.say(f"cluster not reachable ({err}); trying again every 5 s")
+                    last_missing = "unreachable"
+                time.sleep(5.0)
+                continue
+            since_ns = since_ns or time.monotonic()
+            missing = self.install_missing()
+            if not missing:
+                return True
+            if missing != last_missing:
+                self.say(f"waiting for the Argo CD install in namespace {self.cfg['namespace']}: missing {', '.join(missing)}")
+                last_missing = missing
+            time.sleep(1.0 if time.monotonic() - since_ns < 60 else 5.0)
+        self.say("owner process gone: stopping")
+        return False
+
     def run(self) -> int:
         def _term(signum, frame):  # noqa: ARG001
             self.stopping = True
+            if not self.procs:  # nothing started yet (waiting for the install): leave at once
+                raise SystemExit(0)
         signal.signal(signal.SIGTERM, _term)
         signal.signal(signal.SIGINT, _term)
         try:
-            self.start(REDIS)
-            self.wait_redis()
+            self.hold_ports()
             self.phase = "waiting-for-install"
             self.save()
-            last_missing = None
-            while not self.stopping and self.phase == "waiting-for-install":
-                if self.owner_gone():
-                    self.say("owner process gone: stopping")
-                    break
-                missing = self.install_missing()
-                if not missing:
-                    break
-                if missing != last_missing:
-                    self.say(f"waiting for the Argo CD install in namespace {self.cfg['namespace']}: missing {', '.join(missing)}")
-                    last_missing = missing
-                self._watch()
-                time.sleep(1.0)
-            if not self.stopping and not self.owner_gone():
+            if self.wait_for_install() and not self.stopping:
                 self.phase = "starting"
                 self.timings["install_found_s"] = round(time.monotonic() - self.t0, 2)
+                self.save()
+                self.release_ports()
+                self.start(REDIS)
+                self.wait_redis()
                 self.project_configmaps()
                 for name in self.cfg["components"]:
                     self.start(name)
@@ -746,9 +862,27 @@ class Supervisor:
                 self.save()
                 self._loop()
         finally:
+            self.release_ports()
             self.stop_all()
             self.client.close()
         return 0
+
+    def write_admin_password(self) -> None:
+        """``password_file`` (0600) from the Secret argocd-server generated, once it exists."""
+        target = self.cfg.get("password_file")
+        if not target or self.password_written:
+            return
+        try:
+            sec = self.client.get_or_none(f"/api/v1/namespaces/{self.cfg['namespace']}/secrets/{INITIAL_ADMIN_SECRET}")
+        except (OSError, KubeError):
+            self.client.close()
+            return
+        if sec and "password" in (sec.get("data") or {}):
+            path = Path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_private(path, base64.b64decode(sec["data"]["password"]))
+            self.password_written = True
+            self.say(f"wrote the initial admin password to {path}")
 
     def _watch(self) -> None:
         """Restart a child that exited (back-off 1, 2, 4 ... 30 s; reset after 60 s of running)."""
@@ -775,7 +909,7 @@ class Supervisor:
                     self.next_start[name] = now + 5.0
 
     def _loop(self) -> None:
-        last_sync = 0.0
+        last_sync = last_password = 0.0
         ready_logged = False
         urls = health_urls(self.cfg)
         while not self.stopping:
@@ -787,6 +921,9 @@ class Supervisor:
             if now - last_sync > 5.0:
                 self.project_configmaps()
                 last_sync = now
+            if not self.password_written and SERVER in self.cfg["components"] and now - last_password > 2.0:
+                last_password = now
+                self.write_admin_password()
             for name, due in list(self.token_expiry.items()):
                 if now > due:
                     try:

@@ -56,6 +56,7 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--default-pool", default="default", help="name of the default node pool (default 'default')")
     p.add_argument("--default-flavor", default="b3-8", help="flavor of the default pool's nodes (default b3-8)")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness (default 90)")
+    p.add_argument("--apiserver-port", type=int, default=None, help="port of the API server (default: a free one)")
     with_dir(sub.add_parser("down", help="stop the cluster and remove its data dir"))
     with_dir(sub.add_parser("status", help="print status as JSON"))
     with_dir(sub.add_parser("env", help="print shell exports for the cluster"))
@@ -87,7 +88,8 @@ def _main(argv: list[str] | None) -> int:
 
     if args.cmd == "up":
         c = cluster.up(data_dir, default_nodes=args.default_nodes, default_pool=args.default_pool,
-                       default_flavor=args.default_flavor, timeout=args.timeout, echo=_err)
+                       default_flavor=args.default_flavor, timeout=args.timeout, echo=_err,
+                       apiserver_port=args.apiserver_port)
         print(c.kubeconfig)
         return 0
     code = down_or_status(args.cmd, cluster, data_dir)

@@ -155,14 +155,19 @@ def _log_tail(data_dir: Path, name: str, lines: int = 25) -> str:
         return "(no log)"
 
 
-def _free_ports(n: int) -> list[int]:
+def _free_ports(n: int, avoid: tuple[int, ...] | set[int] = ()) -> list[int]:
+    """``n`` distinct free loopback ports, none of them in ``avoid`` (ports the caller holds for
+    another use)."""
     socks = []
     try:
-        for dummy in range(n):
+        ports: list[int] = []
+        while len(ports) < n:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+            if s.getsockname()[1] not in avoid:
+                ports.append(s.getsockname()[1])
+        return ports
     finally:
         for s in socks:
             s.close()
@@ -302,17 +307,19 @@ def is_healthy(cluster: Cluster) -> bool:
 
 def up(data_dir: str | os.PathLike, default_nodes: int = 2, default_pool: str = DEFAULT_POOL,
        default_flavor: str = DEFAULT_FLAVOR, timeout: float = 90.0, echo=print,
-       owner_pid: int | None = None) -> Cluster:
+       owner_pid: int | None = None, apiserver_port: int | None = None) -> Cluster:
     """Start the cluster in ``data_dir`` and wait until it is usable; a no-op if it is already up.
 
     Usable means: /readyz is ok, namespace ``default`` and service account ``default/default``
     exist, and the ``default_nodes`` nodes of pool ``default_pool`` are Ready.
     With ``owner_pid``, a watchdog process brings the cluster down when that process dies without
-    calling ``down`` (a killed pytest session, for instance).
+    calling ``down`` (a killed pytest session, for instance). With ``apiserver_port``, the API
+    server listens there (the OVH emulator tells its clients the URL before the cluster starts);
+    the other components take free ports.
     """
     data_dir = Path(data_dir).resolve()
     with dir_lock(build.cache_root(), data_dir):
-        cluster = _up(data_dir, default_nodes, default_pool, default_flavor, timeout, echo)
+        cluster = _up(data_dir, default_nodes, default_pool, default_flavor, timeout, echo, apiserver_port)
         if owner_pid is not None and not _alive(cluster.pids.get(WATCHDOG, {})):
             _spawn_watchdog(cluster, owner_pid)
         return cluster
@@ -339,7 +346,7 @@ def watchdog(data_dir: str | os.PathLike, owner_pid: int, owner_start: int, inte
 
 
 def _up(data_dir: Path, default_nodes: int, default_pool: str, default_flavor: str, timeout: float,
-        echo) -> Cluster:
+        echo, apiserver_port: int | None = None) -> Cluster:
     existing = Cluster.load(data_dir)
     if existing is not None:
         if is_healthy(existing):
@@ -359,7 +366,10 @@ def _up(data_dir: Path, default_nodes: int, default_pool: str, default_flavor: s
         (data_dir / sub).mkdir(exist_ok=True)
     (data_dir / "kwok.yaml").write_text(nodes.kwok_config())  # the pod stages (nodes.KWOK_STAGES)
     paths = pki.generate(data_dir / "pki")
-    ports = dict(zip(("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"), _free_ports(6)))
+    names = ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok")
+    ports = dict(zip(names, _free_ports(6, avoid={apiserver_port} if apiserver_port else ())))
+    if apiserver_port:
+        ports["apiserver"] = int(apiserver_port)
     server = f"https://127.0.0.1:{ports['apiserver']}"
     cluster = Cluster(data_dir, data_dir / "kubeconfig", server, ports)
     _write_private(cluster.kubeconfig, _kubeconfig(server, paths["ca.crt"], paths["admin.crt"], paths["admin.key"],

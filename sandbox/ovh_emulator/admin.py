@@ -1,7 +1,8 @@
 """The admin API (unauthenticated, never faulted, not logged): ``/_emulator/...``.
 
 GET  /_emulator/health                      {"ok": true, "pid": ...}
-GET  /_emulator/info                        endpoint, token_url, service_name, pid, kubeconfig
+GET  /_emulator/info                        endpoint, token_url, service_name, pid, clusters_dir, next_argocd_url
+GET  /_emulator/clusters                    the local control planes (--clusters-dir): name, phase, server, argocd_url
 GET  /_emulator/requests[?since=N&kind=api&method=POST&writes=1]   request log
 GET  /_emulator/faults      POST /_emulator/faults      {"fault_429_rate": 0.2, "seed": 1, ...}
 GET  /_emulator/settings    POST /_emulator/settings    {"transition_seconds": 0.5, ...}
@@ -73,6 +74,8 @@ def handle(app: "Emulator", method: str, path: str, query: dict, body_text: str)
                 data = json.loads(json.dumps(app.store.data))
             data["side_effect_errors"] = list(app.effect_errors)
             return _answer(200, data)
+        if name == "clusters":
+            return _answer(200, app.controlplanes.describe() if app.controlplanes else [])
         if name == "violations":
             return _answer(200, app.violations())
         if name == "routes":

@@ -1,5 +1,5 @@
 """``python -m ovh_emulator serve --state-dir DIR [--host 127.0.0.1] [--port 0] [--ready-file F]
-[--kubeconfig PATH] [--transition-seconds S] [fault flags]``"""
+[--clusters-dir DIR [--argocd] [--own-clusters] [--max-clusters N]] [--transition-seconds S] [fault flags]``"""
 
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to bind (loopback; default 127.0.0.1)")
     s.add_argument("--port", type=int, default=0, help="port (0: a free port)")
     s.add_argument("--ready-file", help="write {endpoint, port, pid, token_url, credentials...} here once listening")
-    s.add_argument("--kubeconfig", help="admin kubeconfig of a localkube cluster: kubeconfig POST returns it and "
-                                        "node pools drive its simulated nodes")
+    s.add_argument("--clusters-dir", help="give each Kubernetes cluster a local control plane (localkube) of its "
+                                          "own under DIR/<cluster name>/: the kubeconfig POST returns its admin "
+                                          "kubeconfig and node pools drive its simulated nodes")
+    s.add_argument("--argocd", action="store_true",
+                   help="with --clusters-dir: an Argo CD supervisor (localargo) per cluster too")
+    s.add_argument("--own-clusters", action="store_true",
+                   help="with --clusters-dir: stop the control planes when the emulator stops (tests); by default "
+                        "they outlive it and a restarted emulator finds them again")
     s.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
     for key in KEYS:
         s.add_argument(_flag(key.name), dest=key.name, default=None,
@@ -50,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from .server import Emulator
 
     app = Emulator(args.state_dir, settings=settings, host=args.host, port=args.port,
-                   kubeconfig=args.kubeconfig, verbose=args.verbose)
+                   clusters_dir=args.clusters_dir, argocd=args.argocd, own_clusters=args.own_clusters,
+                   verbose=args.verbose)
     stop = threading.Event()
 
     def _on_signal(signum, frame):  # noqa: ARG001

@@ -38,6 +38,13 @@ def _float(v: Any) -> float:
     return float(v)
 
 
+def _positive_int(v: Any) -> int:
+    i = int(v)
+    if i < 1 or i != float(v):
+        raise ValueError("must be a whole number >= 1")
+    return i
+
+
 @dataclass(frozen=True)
 class Key:
     name: str
@@ -61,6 +68,8 @@ KEYS: tuple[Key, ...] = (
     Key("clock_offset_seconds", 0.0, _float, False,
         "offset of the emulated server clock (/auth/time) from the machine clock"),
     Key("token_ttl_seconds", 3600.0, _nonneg, False, "lifetime of OAuth2 access tokens (expires_in)"),
+    Key("max_clusters", 4, _positive_int, False,
+        "with --clusters-dir: Kubernetes clusters (each a local control plane) that may exist at once"),
     Key("fault_429_rate", 0.0, _rate, True, "fraction of /cloud requests answered 429 without effect"),
     Key("fault_5xx_rate", 0.0, _rate, True, "fraction of /cloud requests answered 500/502/503 without effect"),
     Key("fault_500_created_rate", 0.0, _rate, True,

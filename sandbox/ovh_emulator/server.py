@@ -25,7 +25,7 @@ from .context import Ctx
 from .errors import ApiError, AuthError
 from .faults import BODY_500, FaultInjector, faultable
 from .ids import Ids
-from .localkube_bridge import LocalKube
+from .localkube_bridge import ControlPlanes
 from .reqlog import RequestLog, redact
 from .routing import REGISTRY
 from .schema import MSG_BAD_JSON, Schema, load_documents, load_schema
@@ -52,8 +52,8 @@ class Answer:
 
 class Emulator:
     def __init__(self, state_dir: str | Path, settings: Settings | None = None, host: str = "127.0.0.1",
-                 port: int = 0, kubeconfig: str | None = None, mirror: Path | None = None,
-                 verbose: bool = False):
+                 port: int = 0, clusters_dir: str | Path | None = None, argocd: bool = False,
+                 own_clusters: bool = False, mirror: Path | None = None, verbose: bool = False):
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings or Settings.from_env()
@@ -69,7 +69,8 @@ class Emulator:
         self._schema_payload: bytes | None = None
         self.log = RequestLog(self.state_dir / "requests.jsonl")
         self.auth = Authenticator(self.creds, self.settings, self.store)
-        self.localkube = LocalKube(kubeconfig) if kubeconfig else None
+        # --clusters-dir: a local control plane (and, with argocd, an Argo CD supervisor) per OVH cluster
+        self.controlplanes = ControlPlanes(clusters_dir, argocd=argocd, owned=own_clusters) if clusters_dir else None
         self._violations: list[dict] = []
         self._vlock = threading.Lock()
         self._effect_lock = threading.Lock()
@@ -105,7 +106,9 @@ class Emulator:
     def ready_info(self) -> dict:
         info = {"endpoint": self.endpoint, "port": self.port, "host": self.host, "pid": _pid(),
                 "token_url": self.token_url, "state_dir": str(self.state_dir),
-                "kubeconfig": self.localkube.kubeconfig if self.localkube else None}
+                "clusters_dir": str(self.controlplanes.root) if self.controlplanes else None,
+                "argocd": bool(self.controlplanes and self.controlplanes.argocd),
+                "next_argocd_url": self.controlplanes.next_argocd_url if self.controlplanes else None}
         for k in ("application_key", "application_secret", "consumer_key", "client_id", "client_secret",
                   "service_name"):
             info[k] = self.creds[k]
@@ -136,17 +139,19 @@ class Emulator:
             self._stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self.controlplanes is not None:
+            self.controlplanes.close()
 
     def _background(self) -> None:
-        """Startup hooks, then (only with localkube) a 1 s tick so that node pools reach the
-        cluster without waiting for a client to poll."""
+        """Startup hooks, then (only with control planes) a 1 s tick so that clusters and node pools
+        move on (and reach the control planes) without waiting for a client to poll."""
         for hook in REGISTRY.startup:
             try:
                 hook(self)
             except Exception as exc:  # noqa: BLE001
                 self.effect_errors.append({"time": time.time(), "effect": getattr(hook, "__name__", "hook"),
                                            "error": f"{type(exc).__name__}: {exc}"})
-        while self.localkube is not None and not self._stop.wait(1.0):
+        while self.controlplanes is not None and not self._stop.wait(1.0):
             try:
                 self.tick()
             except Exception as exc:  # noqa: BLE001

@@ -34,7 +34,8 @@ class EmulatorProcess:
     """An emulator subprocess on a free loopback port with its own state directory."""
 
     def __init__(self, state_dir: str | Path | None = None, *, transition_seconds: float | None = None,
-                 kubeconfig: str | Path | None = None, python: str | None = None,
+                 clusters_dir: str | Path | None = None, argocd: bool = False, own_clusters: bool = True,
+                 python: str | None = None,
                  extra_args: list[str] | tuple[str, ...] = (), env: dict[str, str] | None = None,
                  pythonpath: list[str | Path] | tuple = (),
                  startup_timeout: float = 30.0, check_violations: bool = True,
@@ -45,7 +46,10 @@ class EmulatorProcess:
             state_dir = self._tmp
         self.state_dir = Path(state_dir)
         self.python = python or sys.executable
-        self.kubeconfig = kubeconfig
+        # per-cluster control planes; owned by the emulator process by default (stopped with it)
+        self.clusters_dir = clusters_dir
+        self.argocd = argocd
+        self.own_clusters = own_clusters
         self.startup_timeout = startup_timeout
         self.check_violations = check_violations
         # For clients under test (the collection's modules): every request they sent must be an
@@ -69,8 +73,10 @@ class EmulatorProcess:
             ready.unlink()
         cmd = [self.python, "-m", "ovh_emulator", "serve", "--state-dir", str(self.state_dir),
                "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready)]
-        if self.kubeconfig:
-            cmd += ["--kubeconfig", str(self.kubeconfig)]
+        if self.clusters_dir:
+            cmd += ["--clusters-dir", str(self.clusters_dir)]
+            cmd += ["--argocd"] if self.argocd else []
+            cmd += ["--own-clusters"] if self.own_clusters else []
         for k, v in self.settings.items():
             cmd += ["--" + k.replace("_", "-"), str(v)]
         cmd += self.extra_args
@@ -100,8 +106,8 @@ class EmulatorProcess:
     def stop(self, check: bool = False) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
+            try:  # an emulator that owns control planes stops them first
+                self.proc.wait(timeout=90 if self.clusters_dir and self.own_clusters else 10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)

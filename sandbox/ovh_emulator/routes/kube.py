@@ -2,18 +2,21 @@
 
 State: ``project["kube"][kubeId]`` holds the cluster with its ``nodepools`` (each with ``nodes``).
 Statuses move with time (``lifecycle``); the advancer at the bottom completes transitions.
-When the emulator runs with ``--kubeconfig`` the first cluster created is bound to the local
-control plane: its kubeconfig is that file and its node pools drive localkube's simulated nodes.
+When the emulator runs with ``--clusters-dir``, each cluster gets a local control plane of its own
+(``localkube_bridge.ControlPlanes``): it stays INSTALLING until that control plane answers, its kubeconfig
+is the control plane's admin kubeconfig, its node pools drive the control plane's simulated nodes, and it
+stays DELETING until the control plane is stopped and removed.
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 import re
 
-from .. import catalog, kubeconfig, lifecycle
-from ..errors import ApiError, BadRequest, Conflict, NotFound, integrity_error, invalid_data, require_ready
+from .. import catalog, kubeconfig, lifecycle, localkube_bridge
+from ..errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, integrity_error, invalid_data, require_ready
 from ..lifecycle import begin, due, finish
 from ..routing import advancer, before_reset, on_start, project_initializer, route
 
@@ -85,9 +88,43 @@ def _patch(version: str) -> str:
     return catalog.KUBE_PATCH.get(version, version + ".0")
 
 
-def _bound(ctx, c: dict) -> bool:
-    lk = ctx.state.setdefault("localkube", {"bound_kube_id": None})
-    return ctx.app.localkube is not None and lk.get("bound_kube_id") == c["id"]
+def _plane(app, c: dict) -> dict | None:
+    """The cluster's control plane record (``--clusters-dir`` mode), else None."""
+    return c.get("_controlplane") if app.controlplanes is not None else None
+
+
+def _ready(app, c: dict) -> bool:
+    """Whether the cluster's own control plane is up (its kubeconfig works)."""
+    plane = _plane(app, c)
+    return plane is not None and app.controlplanes.phase(plane["dir"]) == "ready"
+
+
+def _starting(app, c: dict) -> bool:
+    """Whether the cluster's control plane is still on its way up (its transitions wait for it)."""
+    plane = _plane(app, c)
+    return plane is not None and app.controlplanes.phase(plane["dir"]) not in ("ready", "failed")
+
+
+def _planes_in_use(ctx) -> list[dict]:
+    return [c for proj in ctx.state["projects"].values() for c in proj.get("kube", {}).values()
+            if c.get("_controlplane")]
+
+
+def _check_capacity(ctx, name: str | None) -> None:
+    """Refuse a cluster past ``max_clusters``, or one whose name another cluster's control plane has."""
+    in_use = _planes_in_use(ctx)
+    if name and localkube_bridge.dir_name(name, "") == name:
+        for c in in_use:
+            if c["_controlplane"]["dir"] == name:
+                raise Conflict(f"[AlreadyExistsError] 409: Cannot create Cluster: the local control plane of cluster "
+                               f"{c['id']} is named {name}; choose another name (request ID: {ctx.request_id})")
+    limit = int(ctx.settings.max_clusters)
+    if len(in_use) >= limit:
+        names = ", ".join(sorted(c["name"] for c in in_use))
+        raise Forbidden(f"[QuotaExceededError] 403: Cannot create Cluster: the sandbox runs at most {limit} "
+                        f"Kubernetes clusters at once, each with its own local control plane ({len(in_use)} exist: "
+                        f"{names}); delete one, or raise the emulator's max_clusters setting "
+                        f"(OVH_EMULATOR_MAX_CLUSTERS) (request ID: {ctx.request_id})")
 
 
 # -- views ---------------------------------------------------------------------------------------
@@ -213,10 +250,10 @@ def _settle_nodes(ctx, c: dict, p: dict) -> None:
 
 # -- localkube side effects ----------------------------------------------------------------------
 def _sync_effect(ctx, c: dict, p: dict, remove_names: list[str] | None = None) -> None:
-    if not _bound(ctx, c):
+    if not _ready(ctx.app, c):
         return
     app = ctx.app
-    lk = app.localkube
+    kubeconfig_path = str(app.controlplanes.kubeconfig(c["_controlplane"]["dir"]))
     name, flavor, count = p["name"], p["flavor"], sum(1 for n in p["nodes"] if n["status"] != "DELETING")
     labels = {"topology.kubernetes.io/region": c["region"]}
     labels.update(p["template"]["metadata"].get("labels") or {})
@@ -227,7 +264,7 @@ def _sync_effect(ctx, c: dict, p: dict, remove_names: list[str] | None = None) -
             try:
                 from localkube.kubeapi import KubeClient  # noqa: PLC0415 - lazy, optional
 
-                client = KubeClient(lk.kubeconfig)
+                client = KubeClient(kubeconfig_path)
                 try:
                     for nm in remove_names:
                         try:
@@ -238,20 +275,20 @@ def _sync_effect(ctx, c: dict, p: dict, remove_names: list[str] | None = None) -
                     client.close()
             except ImportError:
                 pass
-        names = lk.sync_pool(name, flavor, count, labels) or []
+        names = localkube_bridge.nodes().sync_pool_nodes(kubeconfig_path, name, flavor, count, labels=labels) or []
         _adopt_names(app, kube_id, pool_id, list(names))
 
     ctx.after_commit(sync_pool_nodes)
 
 
 def _delete_effect(ctx, c: dict, p: dict) -> None:
-    if not _bound(ctx, c):
+    if not _ready(ctx.app, c) or c["status"] == "DELETING":
         return
-    lk = ctx.app.localkube
+    kubeconfig_path = str(ctx.app.controlplanes.kubeconfig(c["_controlplane"]["dir"]))
     name = p["name"]
 
     def delete_pool_nodes():
-        lk.delete_pool(name)
+        localkube_bridge.nodes().delete_pool_nodes(kubeconfig_path, name)
 
     ctx.after_commit(delete_pool_nodes)
 
@@ -352,6 +389,8 @@ def create_cluster(ctx, serviceName):
     b = ctx.body
     region = b["region"]
     _check_region(ctx, proj, region)
+    if ctx.app.controlplanes is not None:
+        _check_capacity(ctx, b.get("name"))
     version = b.get("version") or catalog.DEFAULT_KUBE_VERSION
     if version not in catalog.KUBE_VERSIONS:
         raise invalid_data(f"Version {version} is not available", ctx.request_id)
@@ -375,26 +414,20 @@ def create_cluster(ctx, serviceName):
         "ipRestrictions": [], "oidc": None, "createdAt": now, "updatedAt": now, "_created_ts": ctx.now,
         "url": url, "nodesUrl": nodes_url, "_kubeconfig_gen": 1, "nodepools": {},
     }
-    lk = ctx.state.setdefault("localkube", {"bound_kube_id": None})
-    if ctx.app.localkube is not None and not _bound_exists(ctx):
-        lk["bound_kube_id"] = kube_id
-        server = ctx.app.localkube.server()
-        if server:
-            c["url"] = re.sub(r"^https?://", "", server)
     begin(c, "INSTALLING", "READY", ctx.now, ctx.transition, action="install")
     proj["kube"][kube_id] = c
     ctx.touch(kube_id)
     if pool_spec is not None:
         p = _make_pool(ctx, proj, c, pool_spec, serviceName)
         ctx.touch(p["id"])
+    planes = ctx.app.controlplanes
+    if planes is not None:  # last: nothing below may fail
+        plan = planes.plan(kube_id, c["name"])
+        c["_controlplane"] = plan
+        c["url"] = f"127.0.0.1:{plan['apiserver_port']}"
+        name = c["name"]
+        ctx.after_commit(lambda: planes.start(plan, name))
     return cluster_view(ctx, c)
-
-
-def _bound_exists(ctx) -> bool:
-    bid = ctx.state.get("localkube", {}).get("bound_kube_id")
-    if not bid:
-        return False
-    return any(bid in proj.get("kube", {}) for proj in ctx.state["projects"].values())
 
 
 def _pnc(v: dict | None) -> dict:
@@ -432,6 +465,10 @@ def delete_cluster(ctx, serviceName, kubeId):
         for n in p["nodes"]:
             n["status"] = "DELETING"
     c["updatedAt"] = ctx.iso()
+    plane = _plane(ctx.app, c)
+    if plane is not None:
+        planes, d = ctx.app.controlplanes, plane["dir"]
+        ctx.after_commit(lambda: planes.stop(d))
     return None
 
 
@@ -501,8 +538,11 @@ def delete_ip_restriction(ctx, serviceName, kubeId, ip):
 def get_kubeconfig(ctx, serviceName, kubeId):
     c = _cluster(ctx, serviceName, kubeId)
     _refuse(c, "get kubeconfig of", "INSTALLING", "DELETING")
-    if _bound(ctx, c):
-        return {"content": ctx.app.localkube.content()}
+    if _plane(ctx.app, c) is not None:
+        if not _ready(ctx.app, c):
+            raise BadRequest("[IntegrityError] 400: Cannot get kubeconfig of Cluster: its local control plane is "
+                             f"{ctx.app.controlplanes.phase(c['_controlplane']['dir']) or 'stopped'}")
+        return {"content": ctx.app.controlplanes.content(c["_controlplane"]["dir"])}
     return {"content": kubeconfig.synthetic(c["name"], "https://" + c["url"],
                                             f"{c['id']}:{c['_kubeconfig_gen']}")}
 
@@ -890,12 +930,41 @@ def advance(ctx) -> None:
         kubes = proj.get("kube", {})
         for kid in list(kubes):
             c = kubes[kid]
+            if _waits_for_its_control_plane(ctx, c):
+                continue
             for pid in list(c["nodepools"]):
                 p = c["nodepools"][pid]
                 if due(p, now):
                     _complete_pool(ctx, c, p)
             if due(c, now):
                 _complete_cluster(ctx, proj, c)
+
+
+def _waits_for_its_control_plane(ctx, c: dict) -> bool:
+    """An install waits until the control plane is up (or failed: then ERROR), a delete until it is gone."""
+    plane = _plane(ctx.app, c)
+    pend = lifecycle.pending(c) or {}
+    if plane is None or pend.get("action") not in ("install", "delete"):
+        return False
+    planes = ctx.app.controlplanes
+    phase = planes.phase(plane["dir"])
+    if pend["action"] == "delete":
+        if phase == "failed":
+            ctx.app.effect_errors.append({"time": ctx.now, "effect": "controlplane-stop",
+                                          "error": planes.error(plane["dir"])})
+            return False
+        return not planes.stopped(plane["dir"])
+    if phase == "failed" and due(c, ctx.now):
+        finish(c)
+        c["status"] = "ERROR"
+        c["updatedAt"] = ctx.iso()
+        ctx.app.effect_errors.append({"time": ctx.now, "effect": "controlplane-start", "error": planes.error(plane["dir"])})
+        for p in c["nodepools"].values():
+            if p.get("_pending"):
+                finish(p)
+                p["status"] = "ERROR"
+        return True
+    return phase != "ready"
 
 
 def _complete_pool(ctx, c: dict, p: dict) -> None:
@@ -917,9 +986,6 @@ def _complete_cluster(ctx, proj: dict, c: dict) -> None:
         for p in list(c["nodepools"].values()):
             _delete_effect(ctx, c, p)
         del proj["kube"][c["id"]]
-        lk = ctx.state.setdefault("localkube", {"bound_kube_id": None})
-        if lk.get("bound_kube_id") == c["id"]:
-            lk["bound_kube_id"] = None
         return
     if action == "upgrade":
         c["version"] = rec.get("version") or c["version"]
@@ -928,38 +994,53 @@ def _complete_cluster(ctx, proj: dict, c: dict) -> None:
                 _settle_nodes(ctx, c, p)
 
 
-@on_start
-def resync_localkube(app) -> None:
-    """Bring localkube's nodes in line with the bound cluster's pools (emulator start)."""
+def _clusters_with_planes(app) -> list[tuple[str, dict]]:
+    with app.store.lock:
+        return [(c["id"], json.loads(json.dumps(c))) for proj in app.store.data["projects"].values()
+                for c in proj.get("kube", {}).values() if c.get("_controlplane")]
+
+
+def resync_cluster(app, kube_id: str) -> None:
+    """Bring the simulated nodes of a cluster's control plane in line with its node pools."""
     from ..context import Ctx
 
     with app.store.transaction() as st:
-        ctx = Ctx(app, st, "SYNC", "", "", {}, {}, None, "startup")
-        lk = st.setdefault("localkube", {"bound_kube_id": None})
-        if not _bound_exists(ctx):
-            clusters = sorted((c for proj in st["projects"].values() for c in proj.get("kube", {}).values()
-                               if c["status"] != "DELETING"), key=lambda c: c["createdAt"])
-            lk["bound_kube_id"] = clusters[0]["id"] if clusters else None
+        ctx = Ctx(app, st, "SYNC", "", "", {}, {}, None, "controlplane-ready")
         for proj in st["projects"].values():
-            c = proj.get("kube", {}).get(lk.get("bound_kube_id") or "")
+            c = proj.get("kube", {}).get(kube_id)
             if c:
                 for p in c["nodepools"].values():
-                    if p["status"] != "DELETING":
+                    if p["status"] not in ("DELETING", "INSTALLING"):
                         _sync_effect(ctx, c, p)
         effects = ctx._effects
     app._run_effects(effects)
 
 
-@before_reset
-def clear_localkube(app) -> None:
-    """A reset forgets every cluster: remove the simulated nodes of the bound one's pools."""
-    if app.localkube is None:
+@on_start
+def attach_control_planes(app) -> None:
+    """Emulator start: find the clusters' control planes running (or restart them), stop those of
+    clusters being deleted and of clusters the state no longer has."""
+    planes = app.controlplanes
+    if planes is None:
         return
-    names = []
-    with app.store.lock:
-        bid = app.store.data.get("localkube", {}).get("bound_kube_id")
-        for proj in app.store.data["projects"].values():
-            c = proj.get("kube", {}).get(bid or "")
-            if c:
-                names += [p["name"] for p in c["nodepools"].values()]
-    app._run_effects([lambda n=n: app.localkube.delete_pool(n) for n in names])
+    planes.on_ready = lambda kube_id: resync_cluster(app, kube_id)
+    known = _clusters_with_planes(app)
+    dirs = {c["_controlplane"]["dir"] for _kid, c in known}
+    for d in sorted(p.name for p in planes.root.iterdir() if p.is_dir() and (p / localkube_bridge.RECORD).exists()):
+        if d not in dirs:
+            planes.echo(f"cluster {d} is not in the state: stopping its control plane")
+            localkube_bridge.stop_dir(planes.root / d, echo=planes.echo)
+    for _kid, c in known:
+        if c["status"] == "DELETING":
+            planes.stop(c["_controlplane"]["dir"])
+        else:
+            planes.start(c["_controlplane"], c["name"], attach=True)
+
+
+@before_reset
+def clear_control_planes(app) -> None:
+    """A reset forgets every cluster: stop and remove their control planes."""
+    if app.controlplanes is None:
+        return
+    for _kid, c in _clusters_with_planes(app):
+        app.controlplanes.stop(c["_controlplane"]["dir"], wait=True)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from ovh.exceptions import BadParametersError, ResourceConflictError, ResourceNotFoundError
+from ovh.exceptions import APIError, BadParametersError, ResourceConflictError, ResourceNotFoundError
 
 from helpers import wait_for
 
@@ -197,57 +197,209 @@ def test_synthetic_kubeconfig_is_well_formed(ovh_emulator):
     assert [e["status"] for e in ovh_emulator.writes() if e["path"].endswith("/kubeconfig")] == [400, 200, 200, 200]
 
 
-def test_kubeconfig_and_nodes_follow_localkube(tmp_path, ovh_emulator_factory):
-    """With --kubeconfig: the file is returned and pools drive localkube.nodes (a recording double)."""
-    fake = tmp_path / "fake"
-    (fake / "localkube").mkdir(parents=True)
-    calls = tmp_path / "calls.jsonl"
-    (fake / "localkube" / "__init__.py").write_text("")
-    (fake / "localkube" / "nodes.py").write_text(
-        "import json\n"
-        f"CALLS = {str(calls)!r}\n"
-        "def _rec(**kw):\n"
-        "    with open(CALLS, 'a') as fh: fh.write(json.dumps(kw) + '\\n')\n"
-        "def sync_pool_nodes(kubeconfig, pool_name, flavor, count, labels=None):\n"
-        "    _rec(op='sync', kubeconfig=kubeconfig, pool=pool_name, flavor=flavor, count=count, labels=labels)\n"
-        "    return sorted(f'{pool_name}-node-{i:06x}' for i in range(count))\n"
-        "def delete_pool_nodes(kubeconfig, pool_name):\n"
-        "    _rec(op='delete', kubeconfig=kubeconfig, pool=pool_name)\n"
-        "    return []\n")
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://127.0.0.1:16443\n"
-                          "  name: localkube\n")
-    emu = ovh_emulator_factory(kubeconfig=kubeconfig, pythonpath=[fake], transition_seconds=0.3)
+FAKE_CLUSTER = """\
+import json, os, pathlib, time
+CALLS = {calls!r}
+def _rec(**kw):
+    with open(CALLS, 'a') as fh: fh.write(json.dumps(kw) + '\\n')
+class Cluster:
+    def __init__(self, d, port):
+        self.kubeconfig = d / 'kubeconfig'
+        self.server = f'https://127.0.0.1:{{port}}'
+def up(data_dir, default_nodes=2, timeout=90, echo=print, owner_pid=None, apiserver_port=None):
+    d = pathlib.Path(data_dir)
+    name = d.parent.name
+    _rec(op='up', dir=name, port=apiserver_port, attach=(d / 'kubeconfig').exists(), owner=owner_pid)
+    gate = pathlib.Path(CALLS).parent / f'gate-{{name}}'
+    end = time.monotonic() + 30
+    while not gate.exists() and time.monotonic() < end:  # the test opens the gate: the start "takes" that long
+        time.sleep(0.02)
+    if 'broken' in name:
+        raise RuntimeError('etcd exited while waiting for kube-apiserver /readyz')
+    d.mkdir(parents=True, exist_ok=True)
+    (d / 'kubeconfig').write_text(f'apiVersion: v1\\nclusters:\\n- cluster:\\n    server: https://127.0.0.1:{{apiserver_port}}\\n'
+                                  f'  name: {{name}}\\n')
+    return Cluster(d, apiserver_port)
+def down(data_dir, echo=print):
+    _rec(op='down', dir=pathlib.Path(data_dir).parent.name)
+"""
+FAKE_NODES = """\
+import json
+CALLS = {calls!r}
+def _rec(**kw):
+    with open(CALLS, 'a') as fh: fh.write(json.dumps(kw) + '\\n')
+def sync_pool_nodes(kubeconfig, pool_name, flavor, count, labels=None):
+    _rec(op='sync', kubeconfig=kubeconfig, pool=pool_name, flavor=flavor, count=count, labels=labels)
+    return sorted(f'{{pool_name}}-node-{{i:06x}}' for i in range(count))
+def delete_pool_nodes(kubeconfig, pool_name):
+    _rec(op='delete', kubeconfig=kubeconfig, pool=pool_name)
+    return []
+"""
+
+
+class FakeLocalkube:
+    """A recording double of the localkube package: ``up`` waits for its gate file, ``down`` records."""
+
+    def __init__(self, root):
+        self.root = root
+        self.calls = root / "calls.jsonl"
+        pkg = root / "fake" / "localkube"
+        pkg.mkdir(parents=True)
+        (pkg / "__init__.py").write_text("")
+        (pkg / "cluster.py").write_text(FAKE_CLUSTER.format(calls=str(self.calls)))
+        (pkg / "nodes.py").write_text(FAKE_NODES.format(calls=str(self.calls)))
+        self.pythonpath = [root / "fake"]
+        self.clusters = root / "clusters"
+
+    def recorded(self, op=None):
+        lines = self.calls.read_text().splitlines() if self.calls.exists() else []
+        return [r for r in map(json.loads, lines) if op in (None, r["op"])]
+
+    def open_gate(self, name):
+        (self.root / f"gate-{name}").write_text("")
+
+
+@pytest.fixture
+def fake_localkube(tmp_path):
+    return FakeLocalkube(tmp_path)
+
+
+def _kubeconfig_server(c, kpath):
+    return yaml.safe_load(c.post(kpath + "/kubeconfig")["content"])["clusters"][0]["cluster"]["server"]
+
+
+def test_each_cluster_gets_its_own_control_plane(fake_localkube, ovh_emulator_factory):
+    """With --clusters-dir: a control plane per cluster (a recording double of localkube), started in the
+    background while the cluster is INSTALLING; its kubeconfig and node pools are the cluster's own; a delete
+    stops it while DELETING."""
+    fk = fake_localkube
+    emu = ovh_emulator_factory(clusters_dir=fk.clusters, pythonpath=fk.pythonpath, transition_seconds=0.3)
     c = emu.ovh_client()
-
-    def recorded():
-        return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
-
-    kube = _create(emu, c, nodepool={"name": "system", "flavorName": "b2-7", "desiredNodes": 2,
-                                     "template": {"metadata": {"labels": {"tier": "system"}, "annotations": {},
-                                                               "finalizers": []},
-                                                  "spec": {"taints": [], "unschedulable": False}}})
+    kube = _create(emu, c, name="dev", nodepool={
+        "name": "system", "flavorName": "b2-7", "desiredNodes": 2,
+        "template": {"metadata": {"labels": {"tier": "system"}, "annotations": {}, "finalizers": []},
+                     "spec": {"taints": [], "unschedulable": False}}})
     kpath = _base(emu) + f"/kube/{kube['id']}"
-    assert kube["url"] == "127.0.0.1:16443"
-    # the background tick completes the pool without anyone polling it
-    wait_for(lambda: any(r["op"] == "sync" for r in recorded()), timeout=10)
-    sync = [r for r in recorded() if r["op"] == "sync"][0]
-    assert sync["pool"] == "system" and sync["flavor"] == "b2-7" and sync["count"] == 2
-    assert sync["kubeconfig"] == str(kubeconfig) and sync["labels"]["tier"] == "system"
-    assert c.post(kpath + "/kubeconfig")["content"] == kubeconfig.read_text()
+    port = int(kube["url"].rsplit(":", 1)[1])
+    assert kube["url"] == f"127.0.0.1:{port}"  # known at once: the control plane will listen there
+    wait_for(lambda: fk.recorded("up"), timeout=10)
+    assert fk.recorded("up") == [{"op": "up", "dir": "dev", "port": port, "attach": False, "owner": emu.proc.pid}]
+    emu.advance(SLOW)  # the transition is long over, the control plane is not up yet
+    assert _status(c, kpath) == "INSTALLING"
+    assert c.get(kpath + "/nodepool")[0]["status"] == "INSTALLING"
+    with pytest.raises(BadParametersError, match="Cannot get kubeconfig of Cluster: Cluster status is INSTALLING"):
+        c.post(kpath + "/kubeconfig")
+    fk.open_gate("dev")
+    wait_for(lambda: _status(c, kpath) == "READY", timeout=10)
+    assert _kubeconfig_server(c, kpath) == f"https://127.0.0.1:{port}"
+    assert c.post(kpath + "/kubeconfig")["content"] == (fk.clusters / "dev" / "kube" / "kubeconfig").read_text()
+    # the pool reaches its own control plane once that is up, without anyone polling
+    wait_for(lambda: fk.recorded("sync"), timeout=10)
+    sync = fk.recorded("sync")[0]
+    assert (sync["pool"], sync["flavor"], sync["count"], sync["labels"]["tier"]) == ("system", "b2-7", 2, "system")
+    assert sync["kubeconfig"] == str(fk.clusters / "dev" / "kube" / "kubeconfig")
     # OVH node names become the Kubernetes node names
     expected = ["system-node-000000", "system-node-000001"]
     wait_for(lambda: sorted(n["name"] for n in c.get(kpath + "/node")) == expected, timeout=5)
+    admin = {e["name"]: e for e in emu.admin("GET", "clusters")}
+    assert admin["dev"]["phase"] == "ready" and admin["dev"]["server"] == f"https://127.0.0.1:{port}"
+
+    # a second cluster: another control plane, another API server; its pools go to it
+    fk.open_gate("staging")
+    other = _create(emu, c, name="staging", nodepool={"name": "apps", "flavorName": "b2-7", "desiredNodes": 1})
+    opath = _base(emu) + f"/kube/{other['id']}"
+    wait_for(lambda: _status(c, opath) == "READY", timeout=10)
+    assert other["url"] != kube["url"] and _kubeconfig_server(c, opath) == "https://" + other["url"]
+    wait_for(lambda: any(r["pool"] == "apps" for r in fk.recorded("sync")), timeout=10)
+    apps = [r for r in fk.recorded("sync") if r["pool"] == "apps"][-1]
+    assert apps["kubeconfig"] == str(fk.clusters / "staging" / "kube" / "kubeconfig")
+
+    # pool changes go to the cluster's own control plane
     pool_id = c.get(kpath + "/nodepool")[0]["id"]
     c.put(kpath + f"/nodepool/{pool_id}", desiredNodes=3)
-    wait_for(lambda: [r["count"] for r in recorded() if r["op"] == "sync"][-1] == 3, timeout=10)
+    wait_for(lambda: [r["count"] for r in fk.recorded("sync") if r["pool"] == "system"][-1] == 3, timeout=10)
     c.delete(kpath + f"/nodepool/{pool_id}")
-    wait_for(lambda: recorded()[-1] == {"op": "delete", "kubeconfig": str(kubeconfig), "pool": "system"}, timeout=10)
-    # a second cluster is not bound: synthetic kubeconfig, no node calls
-    other = c.post(_base(emu) + "/kube", region="GRA9", name="other")
-    wait_for(lambda: _status(c, _base(emu) + f"/kube/{other['id']}") == "READY", timeout=5)
-    assert "https://127.0.0.1:16443" not in c.post(_base(emu) + f"/kube/{other['id']}/kubeconfig")["content"]
+    wait_for(lambda: fk.recorded()[-1] == {"op": "delete", "pool": "system",
+                                           "kubeconfig": str(fk.clusters / "dev" / "kube" / "kubeconfig")}, timeout=10)
+
+    # deleting a cluster stops its control plane: DELETING until it is gone
+    c.delete(kpath)
+    wait_for(lambda: kube["id"] not in c.get(_base(emu) + "/kube"), timeout=10)
+    assert {"op": "down", "dir": "dev"} in fk.recorded("down") and not (fk.clusters / "dev").exists()
+    assert [r["dir"] for r in fk.recorded("down")] == ["dev"]
+    assert _status(c, opath) == "READY"
     assert emu.state()["side_effect_errors"] == []
+    # the emulator owns them (EmulatorProcess's default): stopping it stops the rest
+    emu.stop()
+    assert [r["dir"] for r in fk.recorded("down")] == ["dev", "staging"]
+    assert not (fk.clusters / "staging").exists()
+
+
+def test_clusters_past_the_limit_or_on_a_taken_name_are_refused(fake_localkube, ovh_emulator_factory):
+    fk = fake_localkube
+    emu = ovh_emulator_factory(clusters_dir=fk.clusters, pythonpath=fk.pythonpath, max_clusters=2)
+    c = emu.ovh_client()
+    for name in ("dev", "staging"):
+        fk.open_gate(name)
+        _create(emu, c, name=name)
+    with pytest.raises(ResourceConflictError, match="the local control plane of cluster .* is named dev"):
+        _create(emu, c, name="dev")
+    emu.set_settings(max_clusters=3)
+    fk.open_gate("production")
+    _create(emu, c, name="production")
+    with pytest.raises(APIError) as err:
+        _create(emu, c, name="qa")
+    assert err.value.response.status_code == 403 and err.value.response.json()["class"] == "Client::Forbidden"
+    assert str(err.value).startswith("[QuotaExceededError] 403: Cannot create Cluster: the sandbox runs at most 3 "
+                                     "Kubernetes clusters at once, each with its own local control plane (3 exist: "
+                                     "dev, production, staging); delete one, or raise the emulator's max_clusters "
+                                     "setting (OVH_EMULATOR_MAX_CLUSTERS)")
+    assert len(c.get(_base(emu) + "/kube")) == 3  # nothing created past the limit
+    assert [r["dir"] for r in fk.recorded("up")] == ["dev", "staging", "production"]
+    # without --clusters-dir there is no limit
+    plain = ovh_emulator_factory(max_clusters=1)
+    pc = plain.ovh_client()
+    for name in ("a", "b"):
+        _create(plain, pc, name=name)
+    assert len(pc.get(_base(plain) + "/kube")) == 2
+
+
+def test_a_control_plane_that_cannot_start_turns_its_cluster_to_error(fake_localkube, ovh_emulator_factory):
+    fk = fake_localkube
+    emu = ovh_emulator_factory(clusters_dir=fk.clusters, pythonpath=fk.pythonpath, check_violations=False)
+    c = emu.ovh_client()
+    fk.open_gate("broken")
+    kube = _create(emu, c, name="broken")
+    kpath = _base(emu) + f"/kube/{kube['id']}"
+    wait_for(lambda: _status(c, kpath) == "ERROR", timeout=10)
+    assert c.get(kpath + "/nodepool")[0]["status"] == "ERROR"
+    errors = emu.state()["side_effect_errors"]
+    assert [e["effect"] for e in errors] == ["controlplane-start"]
+    assert "etcd exited while waiting for kube-apiserver /readyz" in errors[0]["error"]
+    assert emu.admin("GET", "clusters")[0]["phase"] == "failed"
+
+
+def test_a_restarted_emulator_finds_its_control_planes_again(fake_localkube, ovh_emulator_factory):
+    """Not owned (what keiko-sandbox runs): the control planes outlive the emulator; on start it attaches to them."""
+    fk = fake_localkube
+    emu = ovh_emulator_factory(clusters_dir=fk.clusters, pythonpath=fk.pythonpath, own_clusters=False)
+    c = emu.ovh_client()
+    fk.open_gate("dev")
+    kube = _create(emu, c, name="dev", nodepool={"name": "system", "flavorName": "b2-7", "desiredNodes": 1})
+    kpath = _base(emu) + f"/kube/{kube['id']}"
+    wait_for(lambda: _status(c, kpath) == "READY" and fk.recorded("sync"), timeout=10)
+    content = c.post(kpath + "/kubeconfig")["content"]
+    emu.restart()
+    assert fk.recorded("down") == []
+    c = emu.ovh_client()
+    wait_for(lambda: len(fk.recorded("up")) == 2, timeout=10)
+    assert fk.recorded("up")[1] == {"op": "up", "dir": "dev", "port": int(kube["url"].rsplit(":", 1)[1]),
+                                    "attach": True, "owner": None}
+    wait_for(lambda: len(fk.recorded("sync")) == 2, timeout=10)  # the pools are synced again once it is up
+    assert _status(c, kpath) == "READY" and c.post(kpath + "/kubeconfig")["content"] == content
+    c.delete(kpath)
+    wait_for(lambda: kube["id"] not in c.get(_base(emu) + "/kube"), timeout=10)
+    assert fk.recorded("down") == [{"op": "down", "dir": "dev"}]
 
 
 @pytest.mark.ovh_emulator(transition_seconds=0.3, not_found_after_create_seconds=SLOW)

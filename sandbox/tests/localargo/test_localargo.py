@@ -105,9 +105,12 @@ def repo(tmp_path_factory):
 def argo(kube, tmp_path_factory):
     """localargo started before the install; yields (data_dir, status before the install)."""
     data_dir = tmp_path_factory.mktemp("argo") / "localargo"
+    files = data_dir.parent / "files"
     run.up(data_dir, kube.kubeconfig, components=run.COMPONENTS, owner_pid=os.getpid(),
-           echo=lambda m: print(m, file=sys.stderr))
+           echo=lambda m: print(m, file=sys.stderr), url_file=files / "url", password_file=files / "admin-password")
     before = run.status(data_dir)
+    before["url_file"] = (files / "url").read_text()
+    before["password_file"] = (files / "admin-password").exists()
     time.sleep(2)  # a few polls of the supervisor on a cluster without Argo CD
     before_later = run.status(data_dir)
     t0 = time.monotonic()
@@ -165,14 +168,39 @@ def synced(argo, kube, repo):
         yield {name: app_state(name)[2] for name in ("web", "web-kustomized")}
 
 
-def test_waits_for_the_install_with_only_redis_running(argo):
+def test_waits_for_the_install_with_nothing_else_running(argo):
     dummy, before, later = argo
     for st in (before, later):
         assert st["phase"] == "waiting-for-install"
-        assert st["processes"]["redis"]["alive"] is True
-        for comp in run.COMPONENTS:
+        for comp in ("redis", *run.COMPONENTS):
             assert st["processes"][comp]["alive"] is False
         assert st["up"] is False
+    # the API server's URL is known (and written) before the install; the password is not there yet
+    assert before["url_file"] == before["api_url"] + "\n" and before["password_file"] is False
+
+
+def test_the_supervisor_holds_its_ports_until_it_starts_the_components(tmp_path, kube):
+    """While it waits for the install nothing else can take the API server's published port."""
+    import socket
+
+    data_dir = tmp_path / "waiting"
+    cfg = run.up(data_dir, kube.kubeconfig, namespace="not-installed", echo=lambda m: None, owner_pid=os.getpid())
+    try:
+        with socket.socket() as sock:
+            with pytest.raises(OSError):
+                sock.bind(("127.0.0.1", cfg["ports"]["server"]))
+    finally:
+        run.down(data_dir, echo=lambda m: None)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", cfg["ports"]["server"]))  # released
+
+
+def test_the_admin_password_file_is_written_once_argocd_server_generated_it(argo, kube):
+    data_dir = argo[0]
+    path = data_dir.parent / "files" / "admin-password"
+    wait_for("the admin password file", path.exists, timeout=60)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text() == run.admin_password(kube.kubeconfig)
 
 
 def test_components_run_on_loopback_and_are_healthy(argo):

@@ -84,3 +84,16 @@ def test_env_vars_hold_no_secret_and_need_a_running_instance(tmp_path):
     assert run.env_vars(d) == {"ARGOCD_SERVER": "127.0.0.1:1234", "ARGOCD_OPTS": "--plaintext",
                                "KEIKO_ARGOCD_API_URL": "http://127.0.0.1:1234", "KEIKO_ARGOCD_NAMESPACE": "argocd",
                                "KEIKO_ARGOCD_ADMIN_SECRET": "argocd-initial-admin-secret"}
+
+
+def test_sockets_move_to_a_short_directory_when_the_data_dir_is_too_deep(tmp_path):
+    """gpg-agent's sockets live in the GnuPG home: a Unix socket path has at most 107 bytes."""
+    short = tmp_path / "a"
+    assert run.socket_dir(short) == short
+    deep = tmp_path / ("d" * 60) / "clusters" / "keikolatam-staging" / "localargo"
+    moved = run.socket_dir(deep)
+    assert moved != deep and moved == run.socket_dir(deep) and str(moved).startswith("/tmp/localargo-")
+    assert len(str(moved / "gnupg" / "S.gpg-agent.browser")) < run.SOCKET_PATH_MAX
+    env = run._base_env({"data_dir": str(deep)}, tmp_path)
+    assert env["ARGOCD_GNUPGHOME"] == str(moved / "gnupg")
+    assert env["ARGOCD_ASK_PASS_SOCK"] == str(moved / "run" / "askpass.sock")
