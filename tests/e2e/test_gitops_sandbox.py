@@ -133,7 +133,7 @@ def wait_for(what: str, predicate, timeout: float = 180.0, interval: float = 1.0
 
 
 def recap(out: str) -> dict[str, int]:
-    rows = [line for line in out.splitlines() if line.startswith("localhost")]
+    rows = [line for line in out.splitlines() if line.startswith("sandbox ")]  # the host of inventories/sandbox
     assert rows, out[-3000:]
     return {k: int(v) for k, v in (kv.split("=") for kv in rows[-1].split(":", 1)[1].split())}
 

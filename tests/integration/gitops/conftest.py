@@ -206,3 +206,4 @@ def write_script(tmp_path, remote, files, message="a concurrent push"):
         "run('commit', '-qm', %r)\n"
         "run('push', '-q', 'origin', 'HEAD:refs/heads/main')\n" % (GIT_ENV, str(remote.bare), files, message))
     return script
+

@@ -4,7 +4,7 @@ remote untouched, a wrong password fails without showing it, bad input fails bef
 
 from ovh_scenario import Step
 
-from conftest import git, hook_env, write_script
+from conftest import hook_env, write_script
 
 AUTHOR = "Keiko CI <ci@keikolatam.example>"
 
@@ -55,6 +55,7 @@ def git_message(remote, sha):
 
 
 def remote_files(remote):
+    from conftest import git
     return git("ls-tree", "-r", "--name-only", "main", cwd=remote.bare).split()
 
 

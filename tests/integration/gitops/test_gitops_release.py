@@ -6,7 +6,7 @@ import yaml
 
 from ovh_scenario import Step
 
-from conftest import git, hook_env, write_script
+from conftest import git
 
 ACTOR = "Ana <ana@keikolatam.example>"
 AUTHOR = "Keiko CI <ci@keikolatam.example>"
@@ -205,21 +205,3 @@ def test_bad_input_fails_before_any_commit(remote, play):
             assert words in run[key]["msg"], (key, run[key]["msg"])
             assert "Nothing was changed" in run[key]["msg"]
     assert remote.head() == seed and remote.count() == 2
-
-
-def test_a_release_raced_by_another_environments_push_is_rebased_and_both_commits_kept(remote, play, tmp_path):
-    base = remote.seed({OVERLAY: KUSTOMIZATION, "k8s/overlays/staging/kustomization.yaml": KUSTOMIZATION})
-    staging = KUSTOMIZATION.replace('newTag: "0.1.0"', 'newTag: "0.1.1"')
-    script = write_script(tmp_path, remote, {"k8s/overlays/staging/kustomization.yaml": staging},
-                          message="deploy staging: identity 0.1.0 -> 0.1.1")
-    env, mark = hook_env(tmp_path, script)
-    run = play([Step("raced", "gitops_release", release(remote, images={"identity": "0.2.0"}))], env=env)
-    assert mark.exists()
-    raced = run["raced"]
-    assert raced["retries"] == 1 and raced["commit"] == remote.head()
-    log = remote.log()
-    assert [row[3] for row in log] == ["deploy dev: identity 0.1.0 -> 0.2.0", "deploy staging: identity 0.1.0 -> 0.1.1",
-                                       "seed"]
-    assert [len(row[1]) for row in log] == [1, 1, 0] and log[2][0] == base
-    assert remote.show("k8s/overlays/staging/kustomization.yaml") == staging
-    assert 'newTag: "0.2.0"' in remote.show(OVERLAY)

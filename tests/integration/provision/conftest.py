@@ -45,14 +45,15 @@ class Run(object):
     def writes(self):
         return [(e["method"], e["operation"]) for e in self.api_requests if e["method"] != "GET"]
 
-    def tasks(self):
-        """(task name, result of localhost) for every task that ran, in order."""
+    def tasks(self, host=None):
+        """(task name, result) for every task that ran, in order: of ``host`` (an environment, an inventory host),
+        or of every host."""
         out = []
         for play in (self.data or {}).get("plays", []):
             for task in play.get("tasks", []):
-                result = task.get("hosts", {}).get("localhost")
-                if result is not None:
-                    out.append((task["task"]["name"], result))
+                for name, result in sorted(task.get("hosts", {}).items()):
+                    if host is None or name == host:
+                        out.append((task["task"]["name"], result))
         return out
 
     def changed_tasks(self):

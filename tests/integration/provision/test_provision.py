@@ -42,7 +42,7 @@ def postgres_of(sandbox):
 def assert_no_change(run):
     assert run.rc == 0, run.summary()
     assert run.changed_tasks() == [], run.summary()
-    assert run.data["stats"]["localhost"]["changed"] == 0
+    assert run.data["stats"]["sandbox"]["changed"] == 0
     assert run.writes == [], run.writes
 
 
@@ -121,12 +121,12 @@ def test_check_diff_on_converged_sandbox_reports_no_change(sandbox):
 
 def test_one_changed_value_is_one_update_with_its_diff(sandbox, tmp_path):
     inventory = tmp_path / "sandbox"
-    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "host_vars" / "sandbox").mkdir(parents=True)
     (inventory / "hosts.yml").write_text((REPO / "inventories" / "sandbox" / "hosts.yml").read_text())
     for name in ("ovh.yml", "platform.yml"):
-        src = (REPO / "inventories" / "sandbox" / "group_vars" / "all" / name).read_text()
-        (inventory / "group_vars" / "all" / name).write_text(src)
-    platform = inventory / "group_vars" / "all" / "platform.yml"
+        src = (REPO / "inventories" / "sandbox" / "host_vars" / "sandbox" / name).read_text()
+        (inventory / "host_vars" / "sandbox" / name).write_text(src)
+    platform = inventory / "host_vars" / "sandbox" / "platform.yml"
     data = yaml.safe_load(platform.read_text())
     pool = [p for p in data["keiko_node_pools"] if p["name"] == "applications"][0]
     assert pool["max_nodes"] == 3
