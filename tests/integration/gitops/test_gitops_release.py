@@ -2,11 +2,14 @@
 images again make none, check mode pushes nothing, a pin refuses another version until clear_pins, a revert
 commit (once), a conflicting revert fails, bad input fails before any commit."""
 
+import subprocess
+
 import yaml
+from localargo import build as localargo_build
 
 from ovh_scenario import Step
 
-from conftest import git
+from conftest import git, hook_env, write_script
 
 ACTOR = "Ana <ana@keikolatam.example>"
 AUTHOR = "Keiko CI <ci@keikolatam.example>"
@@ -205,3 +208,60 @@ def test_bad_input_fails_before_any_commit(remote, play):
             assert words in run[key]["msg"], (key, run[key]["msg"])
             assert "Nothing was changed" in run[key]["msg"]
     assert remote.head() == seed and remote.count() == 2
+
+
+def test_a_release_raced_by_another_environments_push_is_rebased_and_both_commits_kept(remote, play, tmp_path):
+    base = remote.seed({OVERLAY: KUSTOMIZATION, "k8s/overlays/staging/kustomization.yaml": KUSTOMIZATION})
+    staging = KUSTOMIZATION.replace('newTag: "0.1.0"', 'newTag: "0.1.1"')
+    script = write_script(tmp_path, remote, {"k8s/overlays/staging/kustomization.yaml": staging},
+                          message="deploy staging: identity 0.1.0 -> 0.1.1")
+    env, mark = hook_env(tmp_path, script)
+    run = play([Step("raced", "gitops_release", release(remote, images={"identity": "0.2.0"}))], env=env)
+    assert mark.exists()
+    raced = run["raced"]
+    assert raced["retries"] == 1 and raced["commit"] == remote.head()
+    log = remote.log()
+    assert [row[3] for row in log] == ["deploy dev: identity 0.1.0 -> 0.2.0", "deploy staging: identity 0.1.0 -> 0.1.1",
+                                       "seed"]
+    assert [len(row[1]) for row in log] == [1, 1, 0] and log[2][0] == base
+    assert remote.show("k8s/overlays/staging/kustomization.yaml") == staging
+    assert 'newTag: "0.2.0"' in remote.show(OVERLAY)
+
+
+BASE_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: identity
+spec:
+  selector:
+    matchLabels: {app.kubernetes.io/name: identity}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: identity}
+    spec:
+      containers:
+        - name: identity
+          image: keiko/identity
+"""
+
+
+def test_the_edited_overlay_builds_with_kustomize_and_runs_the_written_image(remote, play, tmp_path):
+    """kustomize (the build Argo CD uses, from the sandbox's cache) renders the image each release wrote."""
+    kustomize = str(localargo_build.bin_dir() / "kustomize")
+    overlay = KUSTOMIZATION.replace("  - ../../base/learning\n", "").replace("../../base/identity", "../../base")
+    remote.seed({"k8s/base/kustomization.yaml": "resources: [deployment.yaml]\n",
+                 "k8s/base/deployment.yaml": BASE_DEPLOYMENT, OVERLAY: overlay})
+    run = play([
+        Step("digest", "gitops_release", release(remote, images={"identity": DIGEST})),
+        Step("tag", "gitops_release", release(remote, images={"identity": "registry.example.com:5000/keiko/identity:0.4.0"})),
+    ])
+    images = []
+    for label in ("digest", "tag"):
+        work = tmp_path / label
+        git("clone", "-q", str(remote.bare), str(work))
+        git("checkout", "-q", run[label]["commit"], cwd=work)
+        built = subprocess.run([kustomize, "build", str(work / "k8s/overlays/dev")], capture_output=True, text=True,
+                               timeout=120, check=True).stdout
+        deployment = next(d for d in yaml.safe_load_all(built) if d and d["kind"] == "Deployment")
+        images.append(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+    assert images == [REG + "identity@" + DIGEST, "registry.example.com:5000/keiko/identity:0.4.0"]
