@@ -316,29 +316,33 @@ failure:
 """
 
 import ipaddress
-import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import (
+    NEVER_UPDATE,
     KubeModule,
+    admission_plugins,
+    check_customization,
+    comparable,
+    customization_body,
     is_minor_version,
-    minor_of,
 )
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import (
     Immutable,
     Plan,
+    camel_keys,
     changed_fields,
     drop_none,
     merge,
 )
-from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import ERROR, KUBE_CLUSTER, WaitError
+from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_CLUSTER
 
-_DURATION_RE = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
-_DURATION_OPTS = ("min_sync_period", "sync_period", "tcp_fin_timeout", "tcp_timeout", "udp_timeout")
 RESET = "use action=reset to reinstall the cluster with it"
 NETWORK_ID = ("the OpenStack ID of the private network in the region, openstack_ids of "
               "keikolatam.gitops.ovh_private_network, not its pn-... ID")
 SUBNET_ID = "a subnet of the private network, as keikolatam.gitops.ovh_private_network_subnet returns it"
+# The options sent as they are (as camelCase fields), at creation, in place or with a reset.
+FIELDS = ("name", "region", "version", "update_policy", "kube_proxy_mode", "private_network_id", "nodes_subnet_id",
+          "load_balancers_subnet_id")
 # Options that need the cluster to be on a private network.
 NEEDS_NETWORK = ("nodes_subnet_id", "load_balancers_subnet_id", "private_network_configuration")
 
@@ -347,55 +351,13 @@ def _not_reset(module):
     return module.params["action"] != "reset"
 
 
-def _camel(name):
-    words = name.split("_")
-    return words[0] + "".join(w.capitalize() for w in words[1:])
-
-
-def _duration_seconds(text):
-    match = _DURATION_RE.match(text or "")
-    if not match or text in ("P", "PT"):
-        return None
-    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return days * 86400 + hours * 3600 + minutes * 60 + seconds
-
-
-def _comparable(value):
-    """Durations as seconds and string lists sorted, so PT1M equals PT60S and order does not count."""
-    if isinstance(value, dict):
-        return dict((k, _comparable(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return sorted(_comparable(v) for v in value) if all(isinstance(v, str) for v in value) else value
-    if isinstance(value, str):
-        seconds = _duration_seconds(value)
-        return seconds if seconds is not None else value
-    return value
-
-
-def customization_body(opt):
-    """The API's customization object from the option (only the parts that are set)."""
-    if opt is None:
-        return None
-    out = {}
-    api = (opt.get("api_server") or {}).get("admission_plugins")
-    if api is not None:
-        out["apiServer"] = {"admissionPlugins": drop_none({"enabled": api.get("enabled"),
-                                                           "disabled": api.get("disabled")})}
-    proxy = opt.get("kube_proxy") or {}
-    kp = {}
-    for mode in ("iptables", "ipvs"):
-        if proxy.get(mode) is not None:
-            kp[mode] = drop_none(dict((_camel(k), v) for k, v in proxy[mode].items()))
-    if kp:
-        out["kubeProxy"] = kp
-    return out
-
-
 class OvhKubeCluster(KubeModule):
     resource_key = "cluster"
     what = "Kubernetes cluster"
     model = KUBE_CLUSTER
     return_deleted = False
+    noun = "cluster"
+    delete_missing_ok = True
     not_empty = ("name",)
     uuid_options = {"id": "the cluster's ID", "private_network_id": NETWORK_ID, "nodes_subnet_id": SUBNET_ID,
                     "load_balancers_subnet_id": SUBNET_ID}
@@ -447,6 +409,13 @@ class OvhKubeCluster(KubeModule):
         action=dict(type="str", choices=["reset", "restart"]),
         worker_nodes_policy=dict(type="str", choices=["delete", "reinstall"]),
     )
+    refused = (
+        (lambda p: p["state"] == "absent" and (p["action"] or p["upgrade"]), "action and upgrade need state=present."),
+        (lambda p: p["worker_nodes_policy"] and p["action"] != "reset",
+         "worker_nodes_policy only applies with action=reset."),
+        (lambda p: p["action"] == "reset" and p["upgrade"],
+         "upgrade and action=reset cannot be combined: a reset takes the version to install."),
+    )
 
     # -- input ---------------------------------------------------------------
 
@@ -455,52 +424,22 @@ class OvhKubeCluster(KubeModule):
         if p["version"] is not None and not is_minor_version(p["version"]):
             self.fail("version must be a Kubernetes minor version MAJOR.MINOR, such as 1.29 (got %r); "
                       "the patch level is chosen by OVH (see upgrade=latest_patch)." % p["version"])
-        if p["state"] == "absent" and (p["action"] or p["upgrade"]):
-            self.fail("action and upgrade need state=present.")
-        if p["worker_nodes_policy"] and p["action"] != "reset":
-            self.fail("worker_nodes_policy only applies with action=reset.")
-        if p["action"] == "reset" and p["upgrade"]:
-            self.fail("upgrade and action=reset cannot be combined: a reset takes the version to install.")
-        pnc = p["private_network_configuration"] or {}
-        gateway = pnc.get("default_vrack_gateway")
+        self.check_refused()
+        gateway = (p["private_network_configuration"] or {}).get("default_vrack_gateway")
         if gateway:
             try:
                 ipaddress.ip_address(gateway)
             except ValueError:
                 self.fail("private_network_configuration.default_vrack_gateway must be an IP address, not %r."
                           % gateway)
-        plugins = ((p["customization"] or {}).get("api_server") or {}).get("admission_plugins") or {}
-        both = sorted(set(plugins.get("enabled") or []) & set(plugins.get("disabled") or []))
-        if both:
-            self.fail("customization.api_server.admission_plugins: a plugin cannot be both enabled and disabled: %s."
-                      % ", ".join(both))
-        proxy = (p["customization"] or {}).get("kube_proxy") or {}
-        for mode in ("iptables", "ipvs"):
-            for key in _DURATION_OPTS:
-                value = (proxy.get(mode) or {}).get(key)
-                if value is not None and _duration_seconds(value) is None:
-                    self.fail("customization.kube_proxy.%s.%s must be an RFC 3339 duration such as PT60S, not %r."
-                              % (mode, key, value))
+        check_customization(self, p["customization"])
 
     def desired(self):
         """The API fields the user set (None = leave alone)."""
         p = self.params
         pnc = p["private_network_configuration"]
-        return {
-            "name": p["name"],
-            "region": p["region"],
-            "version": p["version"],
-            "updatePolicy": p["update_policy"],
-            "kubeProxyMode": p["kube_proxy_mode"],
-            "privateNetworkId": p["private_network_id"],
-            "nodesSubnetId": p["nodes_subnet_id"],
-            "loadBalancersSubnetId": p["load_balancers_subnet_id"],
-            "customization": customization_body(p["customization"]),
-            "privateNetworkConfiguration": drop_none({
-                "defaultVrackGateway": pnc.get("default_vrack_gateway"),
-                "privateNetworkRoutingAsDefault": pnc.get("private_network_routing_as_default"),
-            }) if pnc is not None else None,
-        }
+        return dict(self.fields(FIELDS), customization=customization_body(p["customization"]),
+                    privateNetworkConfiguration=drop_none(camel_keys(pnc)) if pnc is not None else None)
 
     # -- lookups and the API's rules ---------------------------------------------
 
@@ -529,61 +468,21 @@ class OvhKubeCluster(KubeModule):
                 self.fail("%s needs private_network_id: Kubernetes cluster %s has no private network." % (opt, name))
         versions = self.check_version(current)
         if p["version"] is not None and (versions is None or versions[1] > versions[0]):
-            offered = self.offered_versions()
-            if offered is not None and p["version"] not in offered:
-                self.fail("Kubernetes %s is not offered (versions: %s)." % (p["version"], ", ".join(offered)))
-        plugins = ((p["customization"] or {}).get("api_server") or {}).get("admission_plugins") or {}
-        asked = sorted(set((plugins.get("enabled") or []) + (plugins.get("disabled") or [])))
-        if asked:
-            known = sorted(self.client.get(self.capabilities_path + "/admissionplugins") or [])
-            unknown = [x for x in asked if x not in known]
-            if unknown:
-                self.fail("%s is not an admission plugin of Managed Kubernetes (plugins: %s)."
-                          % (", ".join(unknown), ", ".join(known)))
+            self.require_version(p["version"])
+        plugins = admission_plugins(p["customization"])
+        self.require_admission_plugins(sorted(set((plugins.get("enabled") or []) + (plugins.get("disabled") or []))))
         policy = p["update_policy"] or (current or {}).get("updatePolicy")
         upgrading = (versions and versions[1] > versions[0]) or self.patch_wanted(current)
         if current is not None and upgrading and policy == "NEVER_UPDATE" and p["action"] != "reset":
-            self.fail("Kubernetes cluster %s refuses version updates with the update policy NEVER_UPDATE: set "
-                      "update_policy to MINIMAL_DOWNTIME or ALWAYS_UPDATE (in the same task) to upgrade it." % name)
-
-    def check_version(self, current):
-        """(the cluster's minor, the asked minor) of an existing cluster; fails on a downgrade."""
-        want = self.params["version"]
-        if want is None or current is None:
-            return None
-        have = minor_of(current.get("version"))
-        target = minor_of(want)
-        if have is None:
-            self.fail("Cannot read the version %r of Kubernetes cluster %s."
-                      % (current.get("version"), self.label(current)))
-        if target[0] != have[0] and target > have:
-            self.fail("version %s changes the major version of the cluster's %s: not supported."
-                      % (want, current.get("version")))
-        if target < have:
-            self.fail("version %s is older than the cluster's %s: a downgrade is refused (Kubernetes clusters "
-                      "cannot be downgraded; create a new cluster instead)." % (want, current.get("version")))
-        return have, target
-
-    def patch_wanted(self, current):
-        if current is None or self.params["upgrade"] != "latest_patch":
-            return False
-        behind = current.get("isUpToDate") is False or current.get("controlPlaneIsUpToDate") is False
-        return behind or self.params["force"]
+            self.fail(NEVER_UPDATE % name)
 
     # -- plans -----------------------------------------------------------------
 
     def plan_create(self):
         body = drop_none(self.desired())
-        return Plan(None).add("create cluster %s in %s" % (body["name"], body["region"]),
-                              lambda: self._create(body), after=dict(body, id=None, status="INSTALLING"),
-                              creates=True)
-
-    def _create(self, body):
-        created = self.create_or_adopt(self.kube_path, body, lambda: self.find_cluster(body["name"]),
-                                       "cluster %s" % body["name"])
-        if self.params["wait"]:
-            self.wait_created(created["id"], body["name"])
-        return created
+        return Plan(None).add("create cluster %s in %s" % (body["name"], body["region"]), self.create_step(
+            body, lambda: self.find_cluster(body["name"]), "cluster %s" % body["name"], path=self.kube_path,
+            wait=self.params["wait"]), after=dict(body, id=None, status="INSTALLING"), creates=True)
 
     def plan_update(self, current):
         p = self.params
@@ -592,45 +491,30 @@ class OvhKubeCluster(KubeModule):
         plan = Plan(current)
         if p["action"] == "reset":
             return self.plan_reset(current, plan)
-        versions = self.check_version(current)
         if p["id"] and want["name"] != current.get("name"):
-            plan.add("rename cluster %s to %s" % (current.get("name"), want["name"]),
-                     lambda: self.put(cid, {"name": want["name"]}), patch={"name": want["name"]})
-        if want["updatePolicy"] and want["updatePolicy"] != current.get("updatePolicy"):
-            plan.add("set update policy %s" % want["updatePolicy"],
-                     lambda: self.put(cid, {"updatePolicy": want["updatePolicy"]}, "/updatePolicy"),
-                     patch={"updatePolicy": want["updatePolicy"]})
-        if want["customization"]:
-            have = current.get("customization") or {}
-            if changed_fields(_comparable(have), _comparable(want["customization"])):
-                body = merge(have, want["customization"])
-                plan.add("update customization", lambda: self.put(cid, body, "/customization"),
-                         patch={"customization": body})
-        if want["privateNetworkConfiguration"]:
-            have = current.get("privateNetworkConfiguration") or {}
-            if changed_fields(have, want["privateNetworkConfiguration"]):
-                body = merge({"defaultVrackGateway": "", "privateNetworkRoutingAsDefault": False}, have)
-                body = merge(body, want["privateNetworkConfiguration"])
-                plan.add("update private network configuration",
-                         lambda: self.put(cid, body, "/privateNetworkConfiguration"),
-                         patch={"privateNetworkConfiguration": body})
+            self.plan_put(plan, cid, {"name": want["name"]},
+                          "rename cluster %s to %s" % (current.get("name"), want["name"]))
+        policy = want["updatePolicy"]
+        if policy and policy != current.get("updatePolicy"):
+            self.plan_put(plan, cid, {"updatePolicy": policy}, "set update policy %s" % policy, "/updatePolicy")
+        have = current.get("customization") or {}
+        if want["customization"] and changed_fields(comparable(have), comparable(want["customization"])):
+            self.plan_put(plan, cid, merge(have, want["customization"]), "update customization", "/customization",
+                          part="customization")
+        have = current.get("privateNetworkConfiguration") or {}
+        if want["privateNetworkConfiguration"] and changed_fields(have, want["privateNetworkConfiguration"]):
+            body = merge(merge({"defaultVrackGateway": "", "privateNetworkRoutingAsDefault": False}, have),
+                         want["privateNetworkConfiguration"])
+            self.plan_put(plan, cid, body, "update private network configuration", "/privateNetworkConfiguration",
+                          part="privateNetworkConfiguration")
         lb = want["loadBalancersSubnetId"]
         if lb and lb != current.get("loadBalancersSubnetId"):
-            plan.add("set load balancers subnet %s" % lb,
-                     lambda: self.put(cid, {"loadBalancersSubnetId": lb}, "/updateLoadBalancersSubnetId"),
-                     patch={"loadBalancersSubnetId": lb})
-        if versions and versions[1] > versions[0]:
-            have, target = versions
-            for minor in range(have[1] + 1, target[1] + 1):
-                step_to = "%d.%d" % (have[0], minor)
-                plan.add("update version %d.%d -> %s (NEXT_MINOR)" % (have[0], minor - 1, step_to),
-                         self._next_minor_step(cid, (have[0], minor)), patch={"version": step_to})
-        if self.patch_wanted(current):
-            plan.add("update to the latest patch (LATEST_PATCH%s)" % (", force" if p["force"] else ""),
-                     lambda: self._latest_patch(cid), patch={"isUpToDate": True, "controlPlaneIsUpToDate": True})
+            self.plan_put(plan, cid, {"loadBalancersSubnetId": lb}, "set load balancers subnet %s" % lb,
+                          "/updateLoadBalancersSubnetId")
+        self.plan_upgrade(plan, current, self.check_version(current))
         if p["action"] == "restart":
             plan.add("restart the API server%s" % (" (force)" if p["force"] else ""),
-                     lambda: self._action(cid, "/restart", {"force": p["force"]}))
+                     self.action_step(cid, "/restart", {"force": p["force"]}))
         return plan
 
     def plan_reset(self, current, plan):
@@ -639,54 +523,7 @@ class OvhKubeCluster(KubeModule):
             body.pop("name", None)
         predicted = dict((k, v) for k, v in body.items() if k != "workerNodesPolicy")
         return plan.add("reset the cluster (worker nodes: %s)" % (self.params["worker_nodes_policy"] or "delete"),
-                        lambda: self._action(current["id"], "/reset", body), patch=predicted)
-
-    def plan_absent(self, current):
-        if current is None:
-            return Plan(None)
-        cid = current["id"]
-        return self.plan_delete(current, "delete cluster %s" % current.get("name"), self.cluster_path(cid),
-                                self.cluster_fetcher(cid), KUBE_CLUSTER, self.label(current), missing_ok=True)
-
-    # -- steps -----------------------------------------------------------------
-
-    def _action(self, cid, suffix, body):
-        self.when_stable(cid, lambda: self.post_action(self.cluster_path(cid) + suffix, body, cid))
-
-    def _post_update(self, cid, body):
-        try:
-            self.post_action(self.cluster_path(cid) + "/update", body, cid)
-        except OvhApiError as exc:
-            if exc.is_conflict and "NEVER_UPDATE" in (exc.message or ""):
-                self.fail("Kubernetes cluster %s refuses version updates with the update policy NEVER_UPDATE: set "
-                          "update_policy to MINIMAL_DOWNTIME or ALWAYS_UPDATE (in the same task) to upgrade it. "
-                          "API answer: %s" % (self.label(), exc), exc=exc)
-            raise
-
-    def _next_minor_step(self, cid, step_target):
-        def run():
-            self.when_stable(cid, lambda: None)
-            if minor_of(self.client.get(self.cluster_path(cid)).get("version")) >= step_target:
-                return  # already there (an earlier answer was lost but the update was applied)
-            self._post_update(cid, {"strategy": "NEXT_MINOR"})
-            self._wait_version(cid, step_target)
-        return run
-
-    def _wait_version(self, cid, target):
-        """Wait until the cluster is READY on ``target`` (the wait between two minor steps)."""
-        def reached(obj):
-            status = KUBE_CLUSTER.status_of(obj)
-            if obj is not None and KUBE_CLUSTER.classify(status) == ERROR:
-                raise WaitError("Kubernetes cluster %s is in error status %s during the update to %d.%d" % (
-                    self.label(), status, target[0], target[1]), last_status=status, obj=obj)
-            return status == "READY" and (minor_of(obj.get("version")) or (0, 0)) >= target
-
-        self.waiter.until(self.cluster_fetcher(cid), reached, self.label(), describe=KUBE_CLUSTER.status_of)
-        self._record_wait()
-
-    def _latest_patch(self, cid):
-        body = {"strategy": "LATEST_PATCH", "force": self.params["force"]}
-        self.when_stable(cid, lambda: self._post_update(cid, body))
+                        self.action_step(current["id"], "/reset", body), patch=predicted)
 
 
 def main():

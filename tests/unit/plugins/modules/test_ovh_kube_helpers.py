@@ -30,15 +30,15 @@ def test_minor_versions():
 
 
 def test_durations_compare_by_value_and_plugin_lists_by_content():
-    assert cluster._duration_seconds("PT1M") == 60 and cluster._duration_seconds("PT1H0.5S") == 3600.5
-    assert cluster._duration_seconds("P1D") == 86400 and cluster._duration_seconds("60s") is None
-    assert cluster._duration_seconds("PT") is None
+    assert _kube.duration_seconds("PT1M") == 60 and _kube.duration_seconds("PT1H0.5S") == 3600.5
+    assert _kube.duration_seconds("P1D") == 86400 and _kube.duration_seconds("60s") is None
+    assert _kube.duration_seconds("PT") is None
     have = {"kubeProxy": {"iptables": {"syncPeriod": "PT60S"}},
             "apiServer": {"admissionPlugins": {"enabled": ["NodeRestriction", "AlwaysPullImages"]}}}
     want = {"kubeProxy": {"iptables": {"syncPeriod": "PT1M"}},
             "apiServer": {"admissionPlugins": {"enabled": ["AlwaysPullImages", "NodeRestriction"]}}}
-    assert cluster._comparable(have) == cluster._comparable(want)
-    assert cluster._comparable({"a": "PT2M"}) != cluster._comparable({"a": "PT1M"})
+    assert _kube.comparable(have) == _kube.comparable(want)
+    assert _kube.comparable({"a": "PT2M"}) != _kube.comparable({"a": "PT1M"})
 
 
 def test_customization_body_from_options():
@@ -46,22 +46,38 @@ def test_customization_body_from_options():
            "kube_proxy": {"iptables": None,
                           "ipvs": {"scheduler": "rr", "tcp_fin_timeout": "PT5S", "sync_period": None,
                                    "min_sync_period": None, "tcp_timeout": None, "udp_timeout": None}}}
-    assert cluster.customization_body(opt) == {
+    assert _kube.customization_body(opt) == {
         "apiServer": {"admissionPlugins": {"enabled": ["NodeRestriction"]}},
         "kubeProxy": {"ipvs": {"scheduler": "rr", "tcpFinTimeout": "PT5S"}},
     }
-    assert cluster.customization_body(None) is None
-    assert cluster.customization_body({"api_server": None, "kube_proxy": None}) == {}
+    assert _kube.customization_body(None) is None
+    assert _kube.customization_body({"api_server": None, "kube_proxy": None}) == {}
 
 
 def test_taints_and_template_parts():
-    assert nodepool._taints([{"key": "k", "value": None, "effect": "NoSchedule"}]) == [
+    assert _kube.taints([{"key": "k", "value": None, "effect": "NoSchedule"}]) == [
         {"key": "k", "value": "", "effect": "NoSchedule"}]
     a = [{"key": "a", "value": "1", "effect": "NoSchedule"}, {"key": "b", "value": "", "effect": "NoExecute"}]
-    assert nodepool._same_part("taints", a, list(reversed(a)))
-    assert not nodepool._same_part("taints", a, a[:1])
-    assert nodepool._same_part("labels", None, {}) and not nodepool._same_part("labels", {"a": "1"}, {})
-    assert nodepool._same_part("unschedulable", None, False)
+    assert _kube.same_part("taints", a, list(reversed(a)))
+    assert not _kube.same_part("taints", a, a[:1])
+    assert _kube.same_part("labels", None, {}) and not _kube.same_part("labels", {"a": "1"}, {})
+    assert _kube.same_part("unschedulable", None, False)
+
+
+def test_template_and_autoscaling_bodies_replace_only_the_parts_that_are_set():
+    base = {"metadata": {"labels": {"a": "1"}, "annotations": None, "finalizers": ["f"]},
+            "spec": {"taints": [], "unschedulable": True}}
+    opt = {"labels": None, "annotations": {"n": "v"}, "finalizers": None,
+           "taints": [{"key": "k", "value": None, "effect": "NoSchedule"}], "unschedulable": None}
+    assert _kube.template_body(opt, base) == {
+        "metadata": {"labels": {"a": "1"}, "annotations": {"n": "v"}, "finalizers": ["f"]},
+        "spec": {"taints": [{"key": "k", "value": "", "effect": "NoSchedule"}], "unschedulable": True}}
+    assert _kube.template_changed(opt, base)
+    assert not _kube.template_changed(dict(opt, annotations=None, taints=None, labels={"a": "1"}), base)
+    assert _kube.autoscaling_body(None, {"scaleDownUnneededTimeSeconds": 600}) is None
+    assert _kube.autoscaling_body({"scale_down_unneeded_time_seconds": None, "scale_down_utilization_threshold": 0.4},
+                                  {"scaleDownUnneededTimeSeconds": 600}) == {
+        "scaleDownUnneededTimeSeconds": 600, "scaleDownUtilizationThreshold": 0.4}
 
 
 def test_replacement_names_order_by_creation_then_suffix():
