@@ -451,7 +451,9 @@ class WorkingCopy(object):
                     scrub(self.url), self.branch, self.scrub(err.strip() or out.strip())))
             if self.retries >= retries:
                 raise GitError("the branch %s of %s kept moving: the push was refused %d times (push_retries=%d); "
-                               "nothing was pushed" % (self.branch, scrub(self.url), self.retries + 1, retries))
+                               "nothing was pushed. The last refusal: %s" % (
+                                   self.branch, scrub(self.url), self.retries + 1, retries,
+                                   self.scrub(err.strip() or out.strip())))
             self.retries += 1
             self.run("fetch", "--quiet", "--no-tags", "origin",
                      "+refs/heads/%s:refs/remotes/origin/%s" % (self.branch, self.branch))

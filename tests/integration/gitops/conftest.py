@@ -132,8 +132,9 @@ def playbook_env(extra=None):
 
 @pytest.fixture
 def play(tmp_path):
-    """``play(steps, verbosity=0, env=None, name="gitops")``: the steps as one playbook; a :class:`Run`."""
-    def run(steps, verbosity=0, env=None, name="gitops"):
+    """``play(steps, verbosity=0, env=None, name="gitops", defaults=None)``: the steps as one playbook (with
+    ``defaults`` as its module_defaults); a :class:`Run`."""
+    def run(steps, verbosity=0, env=None, name="gitops", defaults=None):
         out = tmp_path / ("%s-results.json" % name)
         tasks = []
         for step in steps:
@@ -150,7 +151,8 @@ def play(tmp_path):
                       "ansible.builtin.copy": {"content": "{{ %s | to_json }}" % results, "dest": str(out)}})
         book = tmp_path / ("%s.yml" % name)
         book.write_text(yaml.safe_dump([{"name": name, "hosts": "localhost", "gather_facts": False,
-                                         "connection": "local", "tasks": tasks}], sort_keys=False))
+                                         "connection": "local", "module_defaults": defaults or {},
+                                         "tasks": tasks}], sort_keys=False))
         cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-e", "ansible_python_interpreter=" + sys.executable,
                str(book)]
         if verbosity:
@@ -206,4 +208,3 @@ def write_script(tmp_path, remote, files, message="a concurrent push"):
         "run('commit', '-qm', %r)\n"
         "run('push', '-q', 'origin', 'HEAD:refs/heads/main')\n" % (GIT_ENV, str(remote.bare), files, message))
     return script
-

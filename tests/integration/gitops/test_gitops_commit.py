@@ -4,7 +4,7 @@ remote untouched, a wrong password fails without showing it, bad input fails bef
 
 from ovh_scenario import Step
 
-from conftest import hook_env, write_script
+from conftest import git, hook_env, write_script
 
 AUTHOR = "Keiko CI <ci@keikolatam.example>"
 
@@ -55,7 +55,6 @@ def git_message(remote, sha):
 
 
 def remote_files(remote):
-    from conftest import git
     return git("ls-tree", "-r", "--name-only", "main", cwd=remote.bare).split()
 
 
@@ -101,6 +100,7 @@ def test_a_wrong_password_fails_without_the_password_in_the_output(remote, play)
 
 
 def test_bad_input_fails_before_anything_is_cloned_or_pushed(remote, play):
+    """A few of the refusals (tests/unit/test_git_module_utils.py has every check), each in check mode and for real."""
     remote.seed({"a.txt": "a\n"})
     good = commit(remote, {"a.txt": "b\n"})
     bad = {
@@ -109,12 +109,8 @@ def test_bad_input_fails_before_anything_is_cloned_or_pushed(remote, play):
                      "carries credentials"),
         "branch": (dict(good, branch="main..x"), "not a valid git branch"),
         "parent_path": (dict(good, files={"../escape.txt": "x"}), "'..'"),
-        "absolute_path": (dict(good, files={"/etc/x": "x"}), "absolute"),
-        "git_dir": (dict(good, files={".git/config": "x"}), "inside .git"),
         "author": (dict(good, author="no email"), "Name <email>"),
-        "trailer": (dict(good, trailers={"Bad Key": "x"}), "trailer key"),
         "not_text": (dict(good, files={"a.txt": {"a": 1}}), "give its text"),
-        "timeout": (dict(good, timeout=0), "timeout"),
     }
     steps = []
     for label, (args, dummy) in bad.items():
@@ -127,3 +123,16 @@ def test_bad_input_fails_before_anything_is_cloned_or_pushed(remote, play):
             assert "Nothing was changed" in run[key]["msg"]
     assert remote.password not in run.output
     assert remote.count() == 1 and remote.show("a.txt") == "a\n"
+
+
+def test_the_gitops_group_sets_the_connection_options_of_every_gitops_module(remote, play):
+    remote.seed({"a.txt": "a\n"})
+    run = play([
+        Step("commit", "gitops_commit", {"author": AUTHOR, "commit_message": "via the group", "files": {"a.txt": "b\n"}}),
+        Step("history", "gitops_history", {"environment": "dev"}),
+        Step("release", "gitops_release", {"environment": "dev", "images": {"identity": "0.1.0"}}, fails=True),
+    ], defaults={"group/keikolatam.gitops.gitops": remote.auth})
+    assert run["commit"]["changed"] and remote.head() == run["commit"]["commit"]
+    assert run["history"]["history"] == [] and run["history"]["head"] == remote.head()
+    # the release took the group's options too: it got as far as the repository (which has no overlay)
+    assert "k8s/overlays/dev/kustomization.yaml does not exist" in run["release"]["msg"]
