@@ -1,10 +1,10 @@
 """One local control plane (and Argo CD supervisor) per OVH cluster, with the real processes.
 
-One emulator for the module (``--clusters-dir``, ``--argocd``; it owns its control planes, so stopping it
-stops them): two OVH clusters created through its API get two control planes, each kubeconfig reaches its
-own API server and node pools become kwok nodes there; the Argo CD URL of each is written before Argo CD is
-installed, and the admin password once argocd-server generated it; deleting a cluster stops its processes;
-a third cluster past the limit is refused.
+One sandbox for the module, as a user starts it (``keiko-sandbox up --with-kube --with-argocd``, a limit of 2):
+two OVH clusters created through the emulator's API get two control planes, each kubeconfig reaches its own API
+server and node pools become kwok nodes there; the Argo CD URL of each is written before Argo CD is installed, and
+the admin password once argocd-server generated it; ``.sandbox/env`` and ``status`` describe them; a third cluster
+past the limit is refused; deleting a cluster stops its processes; ``keiko-sandbox down`` stops the rest.
 """
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ import os
 import time
 from pathlib import Path
 
+import shlex
+import subprocess
+import sys
+import urllib.request
+
+import ovh
 import pytest
 
 from localargo import install, run
 from localkube.kubeapi import KubeClient
-from ovh_emulator.testing import EmulatorProcess
 
 
 # long enough that the Argo CD data dir is too deep for gpg-agent's sockets (localargo moves them)
@@ -46,13 +51,38 @@ def _alive(entry: dict) -> bool:
     return fields[0] not in ("Z", "X") and int(fields[19]) == entry["start"]
 
 
+def ctl(d: Path, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "sandboxctl", *args, "--dir", str(d)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def parse_env(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            key, _sep, value = line[len("export "):].partition("=")
+            out[key] = shlex.split(value)[0]
+    return out
+
+
 class Clusters:
-    def __init__(self, emu: EmulatorProcess, root: Path):
-        self.emu = emu
-        self.root = root
-        self.client = emu.ovh_client()
-        self.base = f"/cloud/project/{emu.service_name}/kube"
+    def __init__(self, d: Path):
+        self.dir = d
+        self.env = parse_env(d / "env")
+        self.root = Path(self.env["KEIKO_SANDBOX_CLUSTERS_DIR"])
+        self.client = ovh.Client(endpoint="ovh-eu", application_key=self.env["OVH_APPLICATION_KEY"],
+                                 application_secret=self.env["OVH_APPLICATION_SECRET"],
+                                 consumer_key=self.env["OVH_CONSUMER_KEY"])
+        self.client._endpoint = self.env["OVH_ENDPOINT"]  # python-ovh takes endpoint names only
+        self.base = f"/cloud/project/{self.env['OVH_CLOUD_PROJECT_SERVICE']}/kube"
         self.created: dict[str, dict] = {}
+
+    def admin(self, name: str):
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{self.env['OVH_EMULATOR_ADMIN_URL']}/{name}", timeout=30) as resp:
+            return json.loads(resp.read())
 
     def create(self, name: str, nodes: int = 1) -> dict:
         kube = self.client.post(self.base, name=name, region="GRA7",
@@ -80,13 +110,17 @@ class Clusters:
 
 @pytest.fixture(scope="module")
 def clusters(tmp_path_factory):
-    base = tmp_path_factory.mktemp("clusters")
-    with EmulatorProcess(state_dir=base / "ovh", transition_seconds=0.2, clusters_dir=base / "clusters", argocd=True,
-                         max_clusters=2, startup_timeout=60) as emu:
-        yield Clusters(emu, base / "clusters")
-    left = list((base / "clusters").iterdir()) if (base / "clusters").exists() else []
-    assert [p.name for p in left if p.is_dir()] == [], "the emulator left control planes behind"
-    assert not run.socket_dir(base / "clusters" / STAGING / "localargo").exists()
+    d = tmp_path_factory.mktemp("clusters") / "sandbox"
+    ctl(d, "up", "--with-kube", "--with-argocd", "--max-clusters", "2", "--transition-seconds", "0.2")
+    pids = []
+    try:
+        sb = Clusters(d)
+        yield sb
+        pids = [e for name in sb.created if (sb.root / name).exists() for e in sb.pids(name)]
+    finally:
+        ctl(d, "down")
+    assert pids and [e for e in pids if _alive(e)] == [], "keiko-sandbox down left processes behind"
+    assert not d.exists() and not run.socket_dir(d / "clusters" / STAGING / "localargo").exists()
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +153,26 @@ def test_each_cluster_has_its_own_api_server(two, tmp_path):
                 return len(kube_names) == count and kube_names == sorted(n["name"] for n in two.client.get(path))
 
             wait_for(f"{count} kwok nodes in {name}, named as the OVH nodes", same, timeout=60)
-    listed = {c["name"]: c for c in two.emu.admin("GET", "clusters")}
+    listed = {c["name"]: c for c in two.admin("clusters")}
     assert {n: c["phase"] for n, c in listed.items()} == {"dev": "ready", STAGING: "ready"}
     assert listed["dev"]["server"] == "https://" + dev["url"]
+
+
+def test_env_and_status_describe_the_clusters(two):
+    before = parse_env(two.dir / "env")
+    assert before["KEIKO_ARGOCD_URL"] == (two.root / "dev" / "argocd" / "url").read_text().strip()  # reserved ahead
+    assert "KUBECONFIG" not in before  # no cluster when up wrote it
+    ctl(two.dir, "up", "--with-kube", "--with-argocd", "--max-clusters", "2")  # again: the same emulator
+    env = parse_env(two.dir / "env")
+    assert env["KEIKO_ARGOCD_URL"] == before["KEIKO_ARGOCD_URL"] and env["OVH_ENDPOINT"] == before["OVH_ENDPOINT"]
+    assert env["KUBECONFIG"] == str(two.root / "dev" / "kube" / "kubeconfig")  # the first cluster's
+    text = (two.dir / "env").read_text()
+    for name in ("dev", STAGING):
+        assert f"#   cluster {name}: API server https://{two.get(name)['url']}, Argo CD " in text
+    status = json.loads(ctl(two.dir, "status"))
+    assert [(c["name"], c["status"], c["kube_up"], c["api_server"], c["argocd_url"]) for c in status["clusters"]] == [
+        (name, "READY", True, "https://" + two.get(name)["url"], (two.root / name / "argocd" / "url").read_text().strip())
+        for name in ("dev", STAGING)]
 
 
 def test_argocd_url_is_written_before_the_install_and_the_password_after(two):
