@@ -125,6 +125,17 @@ notes:
     C(Unsupported parameters).
 """
 
+    # The cluster of the modules that manage a part of a Managed Kubernetes cluster (node pools, OIDC, IP
+    # restrictions, kubeconfig); its argument spec is _kube.CLUSTER_ARGS.
+    KUBE_CLUSTER = r"""
+options:
+  cluster:
+    description:
+      - The cluster, by name or ID.
+    type: str
+    required: true
+"""
+
     # check_mode and diff_mode of the modules that change something (plan -> check mode, diff, apply).
     # A module adds its own C(details) under attributes.
     ATTRIBUTES = r"""

@@ -27,16 +27,12 @@ extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
   - keikolatam.gitops.ovh.wait
+  - keikolatam.gitops.ovh.kube_cluster
   - keikolatam.gitops.ovh.attributes
 attributes:
   check_mode:
     details: Returns the predicted node pool.
 options:
-  cluster:
-    description:
-      - The cluster, by name or ID.
-    type: str
-    required: true
   name:
     description:
       - The node pool name (lowercase letters, digits and C(-)).
@@ -280,11 +276,15 @@ failure:
   type: dict
 """
 
-import copy
-import json
 import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import (
+    CLUSTER_ARGS,
+    KubeModule,
+    autoscaling_body,
+    template_body,
+    template_changed,
+)
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import (
     Immutable,
     Plan,
@@ -300,42 +300,13 @@ MAX_NODES = 100
 ANTI_AFFINITY_MAX = 5
 REPLACE = ("set replace_on_change=true to replace the pool (a new pool <name>-r<N> is created, and the old one is "
            "deleted once the new one is READY)")
-AUTOSCALING_FIELDS = (
-    ("scale_down_unneeded_time_seconds", "scaleDownUnneededTimeSeconds"),
-    ("scale_down_unready_time_seconds", "scaleDownUnreadyTimeSeconds"),
-    ("scale_down_utilization_threshold", "scaleDownUtilizationThreshold"),
-)
-# template option -> (template section, API key)
-TEMPLATE_PARTS = (
-    ("labels", "metadata", "labels"),
-    ("annotations", "metadata", "annotations"),
-    ("finalizers", "metadata", "finalizers"),
-    ("taints", "spec", "taints"),
-    ("unschedulable", "spec", "unschedulable"),
-)
-EMPTY_TEMPLATE = {"metadata": {"labels": {}, "annotations": {}, "finalizers": []},
-                  "spec": {"taints": [], "unschedulable": False}}
+# The options of a new pool that a replacement takes from the old pool when they are not set.
+CREATE_OPTIONS = ("desired_nodes", "min_nodes", "max_nodes", "autoscale", "monthly_billed", "anti_affinity",
+                  "availability_zones")
 
 
 def _no_replace(module):
     return not module.params["replace_on_change"]
-
-
-def _canon(value):
-    return json.dumps(value, sort_keys=True)
-
-
-def _same_part(key, have, want):
-    if key in ("finalizers", "taints"):
-        return sorted(_canon(v) for v in (have or [])) == sorted(_canon(v) for v in (want or []))
-    if key in ("labels", "annotations"):
-        return (have or {}) == (want or {})
-    return bool(have) == bool(want)
-
-
-def _taints(taints):
-    """Taints as the API takes them (``value`` is required there; an empty value is a valid taint)."""
-    return [{"key": t["key"], "value": t.get("value") or "", "effect": t["effect"]} for t in taints]
 
 
 def _created_key(pool):
@@ -355,7 +326,7 @@ class OvhKubeNodepool(KubeModule):
         Immutable("availability_zones", "availabilityZones", REPLACE, applies=_no_replace),
     )
     argument_spec = dict(
-        cluster=dict(type="str", required=True),
+        CLUSTER_ARGS,
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         flavor=dict(type="str"),
@@ -426,11 +397,8 @@ class OvhKubeNodepool(KubeModule):
     def prepare(self):
         self.cluster = self.require_cluster(self.params["cluster"])
 
-    def item_path(self, oid):
-        return "%s/nodepool/%s" % (self.cluster_path(self.cluster["id"]), oid)
-
     @property
-    def pools_path(self):
+    def collection_path(self):
         return self.cluster_path(self.cluster["id"]) + "/nodepool"
 
     def find(self):
@@ -438,7 +406,7 @@ class OvhKubeNodepool(KubeModule):
         replacement left behind are in ``leftovers``."""
         name = self.params["name"]
         pattern = re.compile(r"^%s-r\d+$" % re.escape(name))
-        self.pools = [p for p in self.client.get(self.pools_path) or []
+        self.pools = [p for p in self.client.get(self.collection_path) or []
                       if p.get("name") == name or pattern.match(p.get("name") or "")]
         self.leftovers = []
         if self.params["state"] == "absent" or not self.pools:
@@ -456,7 +424,7 @@ class OvhKubeNodepool(KubeModule):
         return keep
 
     def find_by_name(self, name):
-        return next((pool for pool in self.client.get(self.pools_path) or [] if pool.get("name") == name), None)
+        return next((pool for pool in self.client.get(self.collection_path) or [] if pool.get("name") == name), None)
 
     def differences(self, pool):
         """The fields that cannot change and that the task asks to change, whatever replace_on_change says."""
@@ -469,21 +437,11 @@ class OvhKubeNodepool(KubeModule):
         if current is None and not p["flavor"]:
             self.fail("flavor is required to create the node pool %s." % p["name"])
         if p["flavor"] and (current is None or self.differences(current)):
-            self.check_flavor(p["flavor"])
+            self.require_flavor(self.cluster, p["flavor"])
         if current is not None and not self.differences(current):
             after = dict(current, **self.update_body(current))
             self.check_sizes(after.get("minNodes"), after.get("maxNodes"), after.get("desiredNodes"),
                              after.get("antiAffinity"))
-
-    def check_flavor(self, flavor):
-        flavors = self.client.get(self.cluster_path(self.cluster["id"]) + "/flavors") or []
-        by_name = dict((f.get("name"), f) for f in flavors)
-        found = by_name.get(flavor)
-        if found is None or found.get("state", "available") != "available":
-            offered = sorted(n for n, f in by_name.items() if f.get("state", "available") == "available")
-            self.fail("Flavor %s is not available for Kubernetes cluster %s%s. Available flavors: %s." % (
-                flavor, self.cluster.get("name"), " (it is %s)" % found.get("state") if found else "",
-                ", ".join(offered) or "none"))
 
     # -- desired state -------------------------------------------------------
 
@@ -492,55 +450,15 @@ class OvhKubeNodepool(KubeModule):
             return self.params["autoscale"]
         return bool(pool and pool.get("autoscale"))
 
-    def template_body(self, base):
-        """``base`` (the pool's template) with the parts the user set replaced."""
-        body = copy.deepcopy(EMPTY_TEMPLATE)
-        for section in ("metadata", "spec"):
-            body[section].update(dict((k, v) for k, v in ((base or {}).get(section) or {}).items() if v is not None))
-        for option, section, key in TEMPLATE_PARTS:
-            want = (self.params["template"] or {}).get(option)
-            if want is not None:
-                body[section][key] = _taints(want) if option == "taints" else want
-        return body
-
-    def template_changed(self, base):
-        for option, section, key in TEMPLATE_PARTS:
-            want = (self.params["template"] or {}).get(option)
-            if want is not None and not _same_part(option, ((base or {}).get(section) or {}).get(key),
-                                                   _taints(want) if option == "taints" else want):
-                return True
-        return False
-
-    def autoscaling_body(self, base):
-        opt = self.params["autoscaling"]
-        if opt is None:
-            return None
-        body = dict(base or {})
-        for option, field in AUTOSCALING_FIELDS:
-            if opt.get(option) is not None:
-                body[field] = opt[option]
-        return body
-
     def creation_body(self, name, base=None):
         """The POST body of a new pool: the options that are set, else ``base``'s values (a replacement)."""
         p = self.params
         base = base or {}
-
-        def pick(option, field):
-            return p[option] if p[option] is not None else base.get(field)
-        body = {
-            "name": name,
-            "flavorName": pick("flavor", "flavor"),
-            "desiredNodes": pick("desired_nodes", "desiredNodes"),
-            "minNodes": pick("min_nodes", "minNodes"),
-            "maxNodes": pick("max_nodes", "maxNodes"),
-            "autoscale": pick("autoscale", "autoscale"),
-            "autoscaling": self.autoscaling_body(base.get("autoscaling")) or base.get("autoscaling"),
-            "monthlyBilled": pick("monthly_billed", "monthlyBilled"),
-            "antiAffinity": pick("anti_affinity", "antiAffinity"),
-            "availabilityZones": pick("availability_zones", "availabilityZones"),
-            "template": self.template_body(base.get("template")) if (p["template"] or base.get("template")) else None,
-        }
+        body = dict(self.fields(CREATE_OPTIONS, base), name=name,
+                    flavorName=p["flavor"] if p["flavor"] is not None else base.get("flavor"),
+                    autoscaling=autoscaling_body(p["autoscaling"], base.get("autoscaling")) or base.get("autoscaling"),
+                    template=template_body(p["template"], base.get("template"))
+                    if (p["template"] or base.get("template")) else None)
         if base and self.autoscales(base) and p["desired_nodes"] is not None and not p["force_desired_nodes"]:
             # A replacement starts as large as the pool the autoscaler sized.
             body["desiredNodes"] = base.get("desiredNodes")
@@ -549,15 +467,15 @@ class OvhKubeNodepool(KubeModule):
     def update_body(self, pool):
         """The PUT body that brings ``pool`` to the options (empty when nothing differs)."""
         p = self.params
-        want = {"minNodes": p["min_nodes"], "maxNodes": p["max_nodes"], "autoscale": p["autoscale"]}
+        want = self.fields(("min_nodes", "max_nodes", "autoscale"))
         if p["desired_nodes"] is not None and (p["force_desired_nodes"] or not self.autoscales(pool)):
             want["desiredNodes"] = p["desired_nodes"]
         body = changed_fields(pool, want)
-        autoscaling = self.autoscaling_body(pool.get("autoscaling"))
+        autoscaling = autoscaling_body(p["autoscaling"], pool.get("autoscaling"))
         if autoscaling is not None and changed_fields(pool.get("autoscaling"), autoscaling):
             body["autoscaling"] = autoscaling
-        if p["template"] is not None and self.template_changed(pool.get("template")):
-            body["template"] = self.template_body(pool.get("template"))
+        if p["template"] is not None and template_changed(p["template"], pool.get("template")):
+            body["template"] = template_body(p["template"], pool.get("template"))
         removing = self.nodes_to_remove(pool)
         if removing:
             body["nodesToRemove"] = removing
@@ -586,7 +504,7 @@ class OvhKubeNodepool(KubeModule):
     def plan_create(self):
         body = self.creation_body(self.params["name"])
         return Plan(None).add("create node pool %s (flavor %s)" % (body["name"], body["flavorName"]),
-                              lambda: self._create(body, wait=self.params["wait"]), after=self.predicted(body),
+                              self._creator(body, wait=self.params["wait"]), after=self.predicted(body),
                               creates=True)
 
     def plan_update(self, current):
@@ -604,8 +522,8 @@ class OvhKubeNodepool(KubeModule):
         body = self.update_body(pool)
         if body:
             plan.add("update node pool %s (%s)" % (pool.get("name"), ", ".join(sorted(body))),
-                     lambda: self._update(pool, body), patch=dict((k, v) for k, v in body.items()
-                                                                  if k != "nodesToRemove"))
+                     lambda: self.put(pool["id"], body, wait=True, what=pool.get("name")),
+                     patch=dict((k, v) for k, v in body.items() if k != "nodesToRemove"))
         return plan
 
     def plan_replace(self, old, diffs):
@@ -614,7 +532,7 @@ class OvhKubeNodepool(KubeModule):
         body = self.creation_body(new_name, base=old)
         plan = Plan(old).add("create node pool %s (%s) to replace %s" % (
             new_name, ", ".join("%s %s" % (diff[0], diff[2]) for diff in diffs), old.get("name")),
-            lambda: self._create(body, wait=True), after=self.predicted(body), creates=True)
+            self._creator(body, wait=True), after=self.predicted(body), creates=True)
         for pool in [old] + self.leftovers:
             plan.add("delete node pool %s (replaced)" % pool.get("name"), self._deleter(pool, replaced=True))
         return plan
@@ -629,18 +547,9 @@ class OvhKubeNodepool(KubeModule):
 
     # -- steps ---------------------------------------------------------------
 
-    def _create(self, body, wait):
-        self.cluster_stable(self.cluster)
-        created = self.create_or_adopt(self.pools_path, body, lambda: self.find_by_name(body["name"]),
-                                       "node pool %s" % body["name"])
-        if wait:
-            self.wait_created(created["id"], body["name"])
-        return created
-
-    def _update(self, pool, body):
-        self.put(pool["id"], body)
-        if self.params["wait"]:
-            self.wait_for("until_ready", self.fetcher(self.item_path(pool["id"])), KUBE_NODEPOOL, pool.get("name"))
+    def _creator(self, body, wait):
+        return self.create_step(body, lambda: self.find_by_name(body["name"]), "node pool %s" % body["name"],
+                                wait=wait, before=lambda: self.cluster_stable(self.cluster))
 
     def _deleter(self, pool, replaced=False):
         def record():
