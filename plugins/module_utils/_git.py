@@ -325,7 +325,11 @@ class WorkingCopy(object):
         if os.path.isdir(full):
             raise GitError("%s is a directory in the repository, not a file" % rel)
         with open(full, "rb") as handle:
-            return handle.read().decode("utf-8")
+            data = handle.read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GitError("%s is not UTF-8 text: the gitops modules only write text files" % rel)
 
     def show(self, rev, rel):
         """The text of ``rel`` at ``rev``, or None when it does not exist there."""

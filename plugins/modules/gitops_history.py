@@ -156,6 +156,8 @@ history:
       type: str
 """
 
+import re
+
 try:
     import yaml
     HAS_YAML = True
@@ -241,8 +243,8 @@ def main():
     err = check_connection(params)
     if not err and params["limit"] < 0:
         err = "limit must be 0 (all) or more"
-    if not err and not (params["environment"] or "").strip():
-        err = "environment is empty"
+    if not err and not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", params["environment"] or ""):
+        err = "environment %r is not a name (lower-case letters, digits and '-')" % params["environment"]
     if err:
         module.fail_json(msg=err + ". Nothing was read.")
     overlay = "k8s/overlays/%s/kustomization.yaml" % params["environment"]

@@ -78,6 +78,7 @@ def test_deploy_pin_clear_and_revert(remote, play):
         Step("history", "gitops_history", dict(remote.auth, environment="dev", limit=0), check=True),
         Step("history_two", "gitops_history", dict(remote.auth, environment="dev", limit=2)),
         Step("history_staging", "gitops_history", dict(remote.auth, environment="staging")),
+        Step("history_bad", "gitops_history", dict(remote.auth, environment="../dev"), fails=True),
     ])
     deploy = run["deploy"]
     assert deploy["changed"] and deploy["files"] == [OVERLAY]
@@ -170,6 +171,7 @@ def test_deploy_pin_clear_and_revert(remote, play):
     assert history["history"][6]["source_revision"] == "abc123" and history["history"][6]["author"] == AUTHOR
     assert [e["commit"] for e in run["history_two"]["history"]] == [sha["learning"], sha["revert"]]
     assert run["history_staging"]["history"] == []
+    assert "environment '../dev' is not a name" in run["history_bad"]["msg"]
 
 
 def test_bad_input_fails_before_any_commit(remote, play):
