@@ -10,9 +10,8 @@ from ansible_collections.keikolatam.gitops.plugins.module_utils import _git
 
 
 def test_build_message_appends_trailers_in_order_and_leaves_out_null_values():
-    msg = _git.build_message("deploy dev: identity 0.1.0 -> 0.2.0\n\n", {"Keiko-Action": "deploy",
-                                                                     "Keiko-Source-Revision": None,
-                                                                     "Keiko-Actor": "ci <ci@x.io>"})
+    trailers = {"Keiko-Action": "deploy", "Keiko-Source-Revision": None, "Keiko-Actor": "ci <ci@x.io>"}
+    msg = _git.build_message("deploy dev: identity 0.1.0 -> 0.2.0\n\n", trailers)
     assert msg == "deploy dev: identity 0.1.0 -> 0.2.0\n\nKeiko-Action: deploy\nKeiko-Actor: ci <ci@x.io>\n"
     assert _git.build_message("subject only", {}) == "subject only\n"
 
