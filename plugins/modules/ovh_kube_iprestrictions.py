@@ -19,14 +19,10 @@ author:
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.kube_cluster
   - keikolatam.gitops.ovh.wait
   - keikolatam.gitops.ovh.attributes
 options:
-  cluster:
-    description:
-      - The cluster, by name or ID.
-    type: str
-    required: true
   ips:
     description:
       - Networks in CIDR notation (V(203.0.113.0/24)); a bare address means a single host (V(/32) or V(/128)).
@@ -116,7 +112,7 @@ except ImportError:  # pragma: no cover - Python 2
 
 from ansible.module_utils.six import text_type
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import CLUSTER_ARGS, KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
 
@@ -130,7 +126,7 @@ class OvhKubeIpRestrictions(KubeModule):
     composite = True
     what = "IP restrictions"
     argument_spec = dict(
-        cluster=dict(type="str", required=True),
+        CLUSTER_ARGS,
         ips=dict(type="list", elements="str"),
         purge=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),

@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.kube_cluster
   - keikolatam.gitops.ovh.wait
   - keikolatam.gitops.ovh.attributes
 attributes:
@@ -38,11 +39,6 @@ attributes:
       - Only with O(dest). The diff shows the kubeconfig's structure, server and CA; every other value (the client
         key, certificate, token...) is replaced by a fingerprint, so a new key shows as a change.
 options:
-  cluster:
-    description:
-      - The cluster, by name or ID.
-    type: str
-    required: true
   dest:
     description:
       - Where to write the kubeconfig. Missing parent directories are created with mode C(0700).
@@ -191,7 +187,7 @@ try:
 except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     HAS_YAML = False
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import CLUSTER_ARGS, KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan
 
 FILE_MODE = 0o600
@@ -285,7 +281,7 @@ def unwritable(dest):
 
 class OvhKubeKubeconfig(KubeModule):
     argument_spec = dict(
-        cluster=dict(type="str", required=True),
+        CLUSTER_ARGS,
         dest=dict(type="path"),
         reset=dict(type="bool", default=False),
     )

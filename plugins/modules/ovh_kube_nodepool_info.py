@@ -18,17 +18,13 @@ author:
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.kube_cluster
 attributes:
   check_mode:
     description: Can run in check mode and return the changed status prediction without modifying the target.
     support: full
     details: The module changes nothing.
 options:
-  cluster:
-    description:
-      - The cluster, by name or ID.
-    type: str
-    required: true
   name:
     description:
       - Only this pool, and the pools named C(<name>-r<N>) that M(keikolatam.gitops.ovh_kube_nodepool) created to
@@ -119,14 +115,14 @@ failure:
 
 import re
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import CLUSTER_ARGS, KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import KUBE_NODE, KUBE_NODEPOOL
 
 
 class OvhKubeNodepoolInfo(KubeModule):
     waits = False
     argument_spec = dict(
-        cluster=dict(type="str", required=True),
+        CLUSTER_ARGS,
         name=dict(type="str"),
         nodes=dict(type="bool", default=True),
     )

@@ -19,14 +19,10 @@ author:
 extends_documentation_fragment:
   - keikolatam.gitops.ovh
   - keikolatam.gitops.ovh.project
+  - keikolatam.gitops.ovh.kube_cluster
   - keikolatam.gitops.ovh.wait
   - keikolatam.gitops.ovh.attributes
 options:
-  cluster:
-    description:
-      - The cluster, by name or ID.
-    type: str
-    required: true
   state:
     description:
       - V(present) configures the provider, V(absent) removes it.
@@ -139,7 +135,7 @@ failure:
 import base64
 import binascii
 
-from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import KubeModule
+from ansible_collections.keikolatam.gitops.plugins.module_utils._kube import CLUSTER_ARGS, KubeModule
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import Plan, changed_fields, drop_none, merge
 
 FIELDS = (
@@ -170,7 +166,7 @@ class OvhKubeOidc(KubeModule):
     return_deleted = False
     not_empty = ("oidc_client_id",)
     argument_spec = dict(
-        cluster=dict(type="str", required=True),
+        CLUSTER_ARGS,
         state=dict(type="str", choices=["present", "absent"], default="present"),
         oidc_client_id=dict(type="str"),
         issuer_url=dict(type="str"),
