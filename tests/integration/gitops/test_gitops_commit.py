@@ -4,7 +4,7 @@ remote untouched, a wrong password fails without showing it, bad input fails bef
 
 from ovh_scenario import Step
 
-from conftest import git, hook_env, write_script
+from gitops_play import git, hook_env, write_script
 
 AUTHOR = "Keiko CI <ci@keikolatam.example>"
 

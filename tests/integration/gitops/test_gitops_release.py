@@ -9,7 +9,7 @@ from localargo import build as localargo_build
 
 from ovh_scenario import Step
 
-from conftest import git, hook_env, write_script
+from gitops_play import git, hook_env, write_script
 
 ACTOR = "Ana <ana@keikolatam.example>"
 AUTHOR = "Keiko CI <ci@keikolatam.example>"
