@@ -19,10 +19,10 @@ description:
     fetch, rebase and new push when the branch moved meanwhile).
   - Only the C(images) list of the kustomization changes; every other key, its order and its text are kept.
     The edit is checked by reading the file back before anything is committed.
-  - The commit message says what changed, C(<action> <environment>, identity 0.1.0 -> 0.2.0, learning 0.3.0 -> 0.3.1)
-    (with a colon after the environment), and carries the trailers C(Keiko-Action), C(Keiko-Environment),
+  - "The commit message says what changed, C(<action> <environment>: identity 0.1.0 -> 0.2.0, learning 0.3.0 -> 0.3.1),
+    and carries the trailers C(Keiko-Action), C(Keiko-Environment),
     C(Keiko-Source-Environment), C(Keiko-Source-Revision), C(Keiko-Actor) and C(Keiko-Reverts) that
-    M(keikolatam.gitops.gitops_history) reads.
+    M(keikolatam.gitops.gitops_history) reads."
   - Writing the images that are already there makes no commit.
   - A service pinned (in C(pins.yaml)) to another image is refused, with the pin and how to clear it, unless
     O(clear_pins) names it or O(pin=true) replaces its pin.
