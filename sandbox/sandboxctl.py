@@ -447,10 +447,15 @@ def cmd_down(args) -> int:
         _echo(f"nothing to stop ({p.root} does not exist)")
         return 0
     emulator_stop(p)
-    clusters_down(p)
-    argocd_down(p)
-    git_down(p)
-    kube_down(p)
+    errors = []
+    for step in (clusters_down, argocd_down, git_down, kube_down):  # each runs even when one before it failed
+        try:
+            step(p)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            errors.append(f"{step.__name__}: {exc}")
+    if errors:
+        _echo("could not stop everything, keeping the run data: " + "; ".join(errors))
+        return 1
     # stray emulator still holding the state dir (pid file lost)? refuse to delete under it
     if emulator_pid(p) is not None:
         _echo("the emulator is still running; not removing the run data")

@@ -500,3 +500,39 @@ def test_cluster_satellites(ovh_emulator):
     assert _status(c, kpath) == "RESETTING" and c.get(kpath + "/nodepool") == []
     settle(ovh_emulator)
     assert _status(c, kpath) == "READY"
+
+
+def test_sandbox_down_stops_every_cluster_even_when_one_fails(tmp_path, monkeypatch):
+    """`keiko-sandbox down` over several clusters: one that cannot be stopped is reported, the others still stop, and
+    a cluster already taken down by someone else meanwhile (its directory gone) is not an error."""
+    from ovh_emulator import localkube_bridge
+
+    for name in ("keikolatam-dev", "keikolatam-staging", "keikolatam-production"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / localkube_bridge.RECORD).write_text("{}")
+    stopped = []
+    real_stop_dir = localkube_bridge.stop_dir
+
+    def fake_stop(cluster_dir, echo=print):
+        if cluster_dir.name == "keikolatam-dev":
+            raise OSError("processes survived SIGKILL")
+        stopped.append(cluster_dir.name)
+
+    monkeypatch.setattr(localkube_bridge, "stop_dir", fake_stop)
+    with pytest.raises(RuntimeError, match="keikolatam-dev: processes survived SIGKILL"):
+        localkube_bridge.stop_all_dirs(tmp_path, echo=lambda msg: None)
+    assert stopped == ["keikolatam-production", "keikolatam-staging"]
+
+    class Gone:
+        @staticmethod
+        def down(path, echo=print):
+            import shutil
+
+            shutil.rmtree(path)
+            raise FileNotFoundError(path / "localargo.json")
+
+    gone = tmp_path / "keikolatam-staging"
+    (gone / "localargo").mkdir()
+    monkeypatch.setattr(localkube_bridge.importlib, "import_module", lambda name: Gone)
+    real_stop_dir(gone, echo=lambda msg: None)
+    assert not gone.exists()
