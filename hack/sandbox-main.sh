@@ -54,7 +54,7 @@ kubeconfig="$secrets/kubeconfig"
 cat <<EOF
 
 ==> Done in $(elapsed "$started") (site.yml: $play_time)
-Created on the sandbox's OVH project (inventories/sandbox/group_vars/all/platform.yml):
+Created on the sandbox's OVH project (inventories/sandbox/host_vars/sandbox/platform.yml):
   - private network keikolatam-sandbox (GRA11) and its subnet 10.100.0.0/16
   - Managed Kubernetes cluster keikolatam-sandbox with node pools system and applications
   - PostgreSQL service keikolatam-sandbox: one database and one user per service
