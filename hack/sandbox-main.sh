@@ -63,7 +63,9 @@ Created on the sandbox's OVH project (inventories/sandbox/host_vars/sandbox/plat
   - bucket keikolatam-sandbox-backups and the S3 key pair of its owner
 Bootstrapped on the cluster (playbooks/bootstrap.yml): Argo CD ${KEIKO_ARGOCD_VERSION:-v3.6.1} in the namespace argocd,
   its AppProjects platform and keiko, and the root Application keiko-sandbox, synced from the GitOps
-  remote $KEIKO_GITOPS_URL (branch main, seeded with argocd/sandbox/ and k8s/overlays/sandbox/)
+  remote $KEIKO_GITOPS_URL (branch main, rendered from keiko_services: k8s/base/<service>/ for the six services
+  and the gateway, k8s/overlays/sandbox/ and argocd/sandbox/), and its child keiko-sandbox-services Synced and
+  Healthy: the seven Deployments run on the kwok nodes
 Kubeconfig of the cluster: $kubeconfig
 Generated secrets (mode 0600, outside git): $secrets/{database-users,registry-users,backup-s3}.yml
 
@@ -79,7 +81,10 @@ Next:
   git clone \$KEIKO_GITOPS_URL                                          # the GitOps remote (user/password in .sandbox/env)
   .venv/bin/ansible-playbook -i inventories/sandbox site.yml --check --diff   # converged: no change
   .venv/bin/ansible-playbook -i inventories/sandbox site.yml                 # again: changed=0
+  kubectl --kubeconfig $kubeconfig -n keiko get deployments                # the services Argo CD deployed
+  .venv/bin/ansible-playbook -i inventories/sandbox playbooks/history.yml -e env=sandbox   # the audit trail in git
   .venv/bin/ansible-inventory -i inventories/sandbox.ovh_cloud.yml --graph
+  (deploy, promotion across dev/staging/production and rollback: docs/operations.md, inventories/sandbox-envs)
   .venv/bin/ansible-playbook -i inventories/sandbox playbooks/destroy.yml     # keeps the protected database
   make sandbox-down                                                          # stop everything
 EOF

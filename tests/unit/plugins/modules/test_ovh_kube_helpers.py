@@ -9,7 +9,6 @@ import yaml
 from ansible_collections.keikolatam.gitops.plugins.module_utils import _kube
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhAmbiguousWrite, OvhApiError
 from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule
-from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_cluster as cluster
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_iprestrictions as ips
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_kubeconfig as kubeconfig
 from ansible_collections.keikolatam.gitops.plugins.modules import ovh_kube_nodepool as nodepool

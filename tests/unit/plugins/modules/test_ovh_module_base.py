@@ -148,8 +148,8 @@ def test_authentication_refusals_say_which_credential(error_code, error_class, s
 
 
 class Timed(OvhModule):
-    formats = {"at": (normalize_time, "a time of day"), "fork.when": (lambda v: v if parse_datetime(v) else None,
-                                                                       "an ISO 8601 date and time")}
+    formats = {"at": (normalize_time, "a time of day"),
+               "fork.when": (lambda v: v if parse_datetime(v) else None, "an ISO 8601 date and time")}
     refused = ((lambda p: p.get("state") == "absent" and p.get("fork"), "fork needs state=present."),)
 
     def validate(self):
