@@ -27,6 +27,9 @@ description:
     is made before anything is cloned.
 author:
   - Keiko Latam platform team (@keikolatam)
+extends_documentation_fragment:
+  - keikolatam.gitops.gitops
+  - keikolatam.gitops.gitops.write
 attributes:
   check_mode:
     description: Can run in check mode and return the changed status prediction without modifying the target.
@@ -40,34 +43,11 @@ attributes:
     details:
       - The before and after text of every file that changes (a deleted file's after is empty).
 options:
-  repo_url:
-    description:
-      - The remote repository, C(https://), C(http://) or C(file://), without credentials in it.
-    type: str
-    required: true
-  branch:
-    description:
-      - The branch to commit to.
-    type: str
-    default: main
   create_branch:
     description:
       - Create O(branch) with this commit when the remote does not have it. Otherwise a missing branch fails.
     type: bool
     default: false
-  username:
-    description:
-      - The user of HTTP basic authentication (with O(password)).
-    type: str
-  password:
-    description:
-      - The password or token of HTTP basic authentication.
-    type: str
-  author:
-    description:
-      - The author and committer of the commit, C(Name <email>).
-    type: str
-    default: keikolatam.gitops <gitops@keikolatam.invalid>
   commit_message:
     description:
       - The commit message (its first line is the subject). Not C(message), a name Ansible reserves.
@@ -91,16 +71,6 @@ options:
         its sha) and then thrown away.
     type: bool
     default: true
-  push_retries:
-    description:
-      - How many times a push refused because the branch moved is followed by a fetch, a rebase and a new push.
-    type: int
-    default: 3
-  timeout:
-    description:
-      - The timeout of every git command, in seconds.
-    type: int
-    default: 60
 notes:
   - Needs C(git) on the host that runs the module.
   - Only the files in O(files) are compared; the module never removes a file it was not told about.

@@ -23,6 +23,8 @@ description:
   - Reads only; the credentials reach git as M(keikolatam.gitops.gitops_commit) gives them (C(GIT_ASKPASS)).
 author:
   - Keiko Latam platform team (@keikolatam)
+extends_documentation_fragment:
+  - keikolatam.gitops.gitops
 attributes:
   check_mode:
     description: Can run in check mode and return the changed status prediction without modifying the target.
@@ -33,29 +35,6 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 options:
-  repo_url:
-    description:
-      - The GitOps repository, C(https://), C(http://) or C(file://), without credentials in it.
-    type: str
-    required: true
-  branch:
-    description:
-      - The branch Argo CD follows. It must exist.
-    type: str
-    default: main
-  username:
-    description:
-      - The user of HTTP basic authentication (with O(password)).
-    type: str
-  password:
-    description:
-      - The password or token of HTTP basic authentication.
-    type: str
-  timeout:
-    description:
-      - The timeout of every git command, in seconds.
-    type: int
-    default: 60
   environment:
     description:
       - The environment whose entries are listed (the C(Keiko-Environment) trailer).

@@ -33,6 +33,9 @@ description:
     before anything is cloned; the checks that need the repository (pins, unknown images) before any commit.
 author:
   - Keiko Latam platform team (@keikolatam)
+extends_documentation_fragment:
+  - keikolatam.gitops.gitops
+  - keikolatam.gitops.gitops.write
 attributes:
   check_mode:
     description: Can run in check mode and return the changed status prediction without modifying the target.
@@ -46,43 +49,10 @@ attributes:
     details:
       - The before and after text of the kustomization and of the pins file when they change.
 options:
-  repo_url:
-    description:
-      - The GitOps repository, C(https://), C(http://) or C(file://), without credentials in it.
-    type: str
-    required: true
-  branch:
-    description:
-      - The branch Argo CD follows. It must exist.
-    type: str
-    default: main
-  username:
-    description:
-      - The user of HTTP basic authentication (with O(password)).
-    type: str
-  password:
-    description:
-      - The password or token of HTTP basic authentication.
-    type: str
-  author:
-    description:
-      - The author and committer of the commit, C(Name <email>).
-    type: str
-    default: keikolatam.gitops <gitops@keikolatam.invalid>
   actor:
     description:
       - Who asked for the change (the C(Keiko-Actor) trailer and the C(by) of a pin). By default O(author).
     type: str
-  timeout:
-    description:
-      - The timeout of every git command, in seconds.
-    type: int
-    default: 60
-  push_retries:
-    description:
-      - How many times a push refused because the branch moved is followed by a fetch, a rebase and a new push.
-    type: int
-    default: 3
   environment:
     description:
       - The environment, whose overlay is C(k8s/overlays/<environment>/).
