@@ -80,7 +80,7 @@ test: venv collection kube-binaries argocd-binaries lint sanity
 	@rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
-	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest --rootdir=$(CURDIR) -n $(PYTEST_WORKERS) --dist loadgroup \
+	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest --rootdir=$(CURDIR) -n $(PYTEST_WORKERS) --dist loadgroup --durations=40 \
 	  --cov --cov-config=.coveragerc --cov-report= tests sandbox/tests; rc=$$?; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage combine --append --rcfile=.coveragerc -q $(COVERAGE_DIR)/modules*; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage report --rcfile=.coveragerc; \
