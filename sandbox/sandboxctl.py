@@ -331,6 +331,8 @@ def write_env(p: Paths, info: dict, kubeconfig: Path | None, git: dict | None = 
         f"export OVH_CLOUD_PROJECT_SERVICE={q(info['service_name'])}",
         f"export OVH_OAUTH2_TOKEN_URL={q(info['token_url'])}",
         f"export OVH_EMULATOR_ADMIN_URL={q(base + '/_emulator')}",
+        "# Keystone of the emulated project's Public Cloud users (the ingress role's floating IP).",
+        f"export KEIKO_OPENSTACK_AUTH_URL={q(info.get('openstack_auth_url') or base + '/openstack/identity/v3')}",
         "# The emulator's OAuth2 service account. To use it instead of the application key, unset the",
         "# three OVH_APPLICATION_*/OVH_CONSUMER_KEY variables and export these as OVH_CLIENT_ID/OVH_CLIENT_SECRET.",
         f"export OVH_SANDBOX_CLIENT_ID={q(info['client_id'])}",

@@ -3,7 +3,8 @@
 ``/1.0/...`` (and the ``/v1/...`` alias) is the OVH API: route matching against the official
 schema, authentication, faults, parameter and body validation, the route handler under the state
 lock, response validation against ``responseType``, the request log. ``/auth/oauth2/token`` is the
-OAuth2 token endpoint; ``/_emulator/...`` is the unauthenticated admin API (see ``admin.py``).
+OAuth2 token endpoint; ``/openstack/...`` the project's Keystone and Neutron (``openstack.py``);
+``/_emulator/...`` is the unauthenticated admin API (see ``admin.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import admin, catalog, routes
+from . import admin, catalog, openstack, routes
 from .auth import Authenticator, load_or_create_credentials
 from .config import Settings
 from .context import Ctx
@@ -69,6 +70,7 @@ class Emulator:
         self._schema_payload: bytes | None = None
         self.log = RequestLog(self.state_dir / "requests.jsonl")
         self.auth = Authenticator(self.creds, self.settings, self.store)
+        self.openstack = openstack.OpenStack(self)
         # --clusters-dir: a local control plane (and, with argocd, an Argo CD supervisor) per OVH cluster
         self.controlplanes = ControlPlanes(clusters_dir, argocd=argocd, owned=own_clusters) if clusters_dir else None
         self._violations: list[dict] = []
@@ -103,9 +105,14 @@ class Emulator:
     def token_url(self) -> str:
         return self.base_url + TOKEN_PATH
 
+    @property
+    def openstack_auth_url(self) -> str:
+        """Keystone v3 of the project's Public Cloud users (OVHcloud: https://auth.cloud.ovh.net/v3)."""
+        return self.base_url + openstack.IDENTITY + "/v3"
+
     def ready_info(self) -> dict:
         info = {"endpoint": self.endpoint, "port": self.port, "host": self.host, "pid": _pid(),
-                "token_url": self.token_url, "state_dir": str(self.state_dir),
+                "token_url": self.token_url, "openstack_auth_url": self.openstack_auth_url, "state_dir": str(self.state_dir),
                 "clusters_dir": str(self.controlplanes.root) if self.controlplanes else None,
                 "argocd": bool(self.controlplanes and self.controlplanes.argocd),
                 "next_argocd_url": self.controlplanes.next_argocd_url if self.controlplanes else None}
@@ -223,6 +230,15 @@ class Emulator:
                 entry["body"] = redact({k: v[0] for k, v in parse_qs(body_text).items()})
                 status, body = self.auth.issue_token(h.headers, body_text)
                 ans = Answer(status, body)
+            elif path == openstack.PREFIX or path.startswith(openstack.PREFIX + "/"):
+                entry["kind"] = "openstack"
+                base = "http://" + (h.headers.get("Host") or f"{self.host}:{self.port}")
+                os_ans = self.openstack.handle(method, path, split.query, h.headers, body_text, base, entry)
+                entry["status"] = os_ans.status
+                entry["duration_ms"] = round((time.monotonic() - t0) * 1000.0, 3)
+                self.log.append(entry)
+                self._send_openstack(h, os_ans)
+                return
             elif any(path == p or path.startswith(p + "/") for p in API_PREFIXES):
                 prefix = next(p for p in API_PREFIXES if path == p or path.startswith(p + "/"))
                 api_path = path[len(prefix):] or "/"
@@ -361,6 +377,23 @@ class Emulator:
             h.send_header("Content-Length", str(len(data)))
             h.send_header("X-Ovh-Queryid", qid)
             h.send_header("Cache-Control", "no-cache")
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+    @staticmethod
+    def _send_openstack(h: "_Handler", ans) -> None:
+        data = ans.payload()
+        try:
+            h.send_response(ans.status)
+            if ans.status != 204:
+                h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in ans.headers.items():
+                h.send_header(k, v)
             h.end_headers()
             if h.command != "HEAD":
                 h.wfile.write(data)

@@ -167,6 +167,17 @@ class EmulatorProcess:
         return self.info["service_name"]
 
     @property
+    def openstack_auth_url(self) -> str:
+        """Keystone v3 for the project's Public Cloud users (``/openstack/identity/v3``)."""
+        return self.info["openstack_auth_url"]
+
+    def openstack_auth(self, username: str, password: str) -> dict:
+        """The ``auth`` of an openstacksdk connection (or of an ``openstack.cloud`` module) for a Public Cloud
+        user of the emulated project."""
+        return {"auth_url": self.openstack_auth_url, "username": username, "password": password,
+                "project_id": self.service_name, "user_domain_name": "Default"}
+
+    @property
     def credentials(self) -> dict:
         keys = ("application_key", "application_secret", "consumer_key", "client_id", "client_secret", "service_name")
         return {k: self.info[k] for k in keys}

@@ -1,7 +1,8 @@
 """Public Cloud (OpenStack) users: ``/cloud/project/{serviceName}/user...`` with their roles and S3
 credentials, and the project's role catalogue ``/cloud/project/{serviceName}/role``.
 
-State: ``project["cloud_users"][str(id)]`` = user (with ``_pending``, ``_s3`` = {access: secret}).
+State: ``project["cloud_users"][str(id)]`` = user (with ``_pending``, ``_s3`` = {access: secret} and
+``_password_sha256``, which Keystone in ``openstack.py`` checks a login against).
 
 Statuses ``creating -> ok`` (create) and ``deleting -> gone`` (delete). The password is in the create and
 ``regeneratePassword`` answers only. S3 key pairs can be created once the user is ``ok``; a secret is shown
@@ -11,6 +12,7 @@ on creation and by ``POST .../s3Credentials/{access}/secret``.
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from .. import lifecycle
 from ..errors import BadRequest, NotFound, integrity_error
@@ -75,6 +77,30 @@ def _detail(user: dict, password: str = "") -> dict:
     return dict(_view(user), password=password)
 
 
+def _password_hash(user: dict, password: str) -> str:
+    return hashlib.sha256((user["openstackId"] + ":" + password).encode()).hexdigest()
+
+
+def _set_password(user: dict, password: str) -> str:
+    """Keep a hash of the user's password: Keystone (``openstack.py``) checks it; the API never shows it again."""
+    user["_password_sha256"] = _password_hash(user, password)
+    return password
+
+
+def check_password(user: dict, password: str) -> bool:
+    stored = user.get("_password_sha256")
+    return bool(stored) and hmac.compare_digest(stored, _password_hash(user, password))
+
+
+def find_by_username(state: dict, username: str):
+    """(serviceName, user) of the Public Cloud user ``username`` in any project, or (None, None)."""
+    for name, proj in state["projects"].items():
+        for user in (proj.get("cloud_users") or {}).values():
+            if user["username"] == username:
+                return name, user
+    return None, None
+
+
 @advancer
 def _advance(ctx) -> None:
     for proj in ctx.state["projects"].values():
@@ -118,7 +144,7 @@ def create_user(ctx, serviceName):
     lifecycle.begin(user, "creating", "ok", ctx.now, ctx.transition, action="create")
     project_users(ctx, serviceName)[str(uid)] = user
     ctx.touch(str(uid))
-    return _detail(user, password=ctx.ids.token(32))
+    return _detail(user, password=_set_password(user, ctx.ids.token(32)))
 
 
 @route("GET", ONE)
@@ -141,7 +167,7 @@ def regenerate_password(ctx, serviceName, userId):
     user = get_user_record(ctx, serviceName, userId)
     if user["status"] != "ok":
         raise integrity_error("regenerate the password of", "User", user["status"])
-    return _detail(user, password=ctx.ids.token(32))
+    return _detail(user, password=_set_password(user, ctx.ids.token(32)))
 
 
 # -- roles -----------------------------------------------------------------------------------------
