@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -21,19 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from sandboxctl import read_env
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 NS = "keiko"
-
-
-def parse_env(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _sep, value = line[len("export "):].partition("=")
-            out[key] = shlex.split(value)[0]
-    return out
 
 
 class Sandbox:
@@ -50,7 +42,7 @@ class Sandbox:
     def up(self) -> None:
         proc = self.ctl("up", "--with-kube", "--with-argocd", "--transition-seconds", "0.3")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        self.env = dict(os.environ, **parse_env(self.dir / "env"), KEIKO_SECRETS_DIR=str(self.secrets),
+        self.env = dict(os.environ, **read_env(self.dir / "env"), KEIKO_SECRETS_DIR=str(self.secrets),
                         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), NO_COLOR="1",
                         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
         self.env.setdefault("KEIKO_UPSTREAM_MIRROR", str(ROOT.parent / "shared" / "upstream"))

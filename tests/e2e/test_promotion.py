@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -26,20 +25,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sandboxctl import read_env
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 INVENTORY = "inventories/sandbox-envs"
 ENVS = ("dev", "staging", "production")
-
-
-def parse_env(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _sep, value = line[len("export "):].partition("=")
-            out[key] = shlex.split(value)[0]
-    return out
 
 
 def wait_for(what: str, predicate, timeout: float = 180.0, interval: float = 1.0):
@@ -105,7 +97,7 @@ class Envs:
     def up(self) -> None:
         proc = self.ctl("up", "--with-kube", "--with-argocd", "--transition-seconds", "0.3")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        self.env = dict(os.environ, **parse_env(self.dir / "env"), KEIKO_SECRETS_DIR=str(self.root / "secrets"),
+        self.env = dict(os.environ, **read_env(self.dir / "env"), KEIKO_SECRETS_DIR=str(self.root / "secrets"),
                         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), NO_COLOR="1",
                         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
         self.env.setdefault("KEIKO_UPSTREAM_MIRROR", str(ROOT.parent / "shared" / "upstream"))

@@ -15,13 +15,14 @@ import os
 import time
 from pathlib import Path
 
-import shlex
 import subprocess
 import sys
 import urllib.request
 
 import ovh
 import pytest
+
+from sandboxctl import read_env
 
 from localargo import install, run
 from localkube.kubeapi import KubeClient
@@ -58,19 +59,10 @@ def ctl(d: Path, *args: str) -> str:
     return proc.stdout
 
 
-def parse_env(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _sep, value = line[len("export "):].partition("=")
-            out[key] = shlex.split(value)[0]
-    return out
-
-
 class Clusters:
     def __init__(self, d: Path):
         self.dir = d
-        self.env = parse_env(d / "env")
+        self.env = read_env(d / "env")
         self.root = Path(self.env["KEIKO_SANDBOX_CLUSTERS_DIR"])
         self.client = ovh.Client(endpoint="ovh-eu", application_key=self.env["OVH_APPLICATION_KEY"],
                                  application_secret=self.env["OVH_APPLICATION_SECRET"],
@@ -159,11 +151,11 @@ def test_each_cluster_has_its_own_api_server(two, tmp_path):
 
 
 def test_env_and_status_describe_the_clusters(two):
-    before = parse_env(two.dir / "env")
+    before = read_env(two.dir / "env")
     assert before["KEIKO_ARGOCD_URL"] == (two.root / "dev" / "argocd" / "url").read_text().strip()  # reserved ahead
     assert "KUBECONFIG" not in before  # no cluster when up wrote it
     ctl(two.dir, "up", "--with-kube", "--with-argocd", "--max-clusters", "2")  # again: the same emulator
-    env = parse_env(two.dir / "env")
+    env = read_env(two.dir / "env")
     assert env["KEIKO_ARGOCD_URL"] == before["KEIKO_ARGOCD_URL"] and env["OVH_ENDPOINT"] == before["OVH_ENDPOINT"]
     assert env["KUBECONFIG"] == str(two.root / "dev" / "kube" / "kubeconfig")  # the first cluster's
     text = (two.dir / "env").read_text()

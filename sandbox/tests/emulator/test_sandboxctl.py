@@ -2,12 +2,13 @@
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from sandboxctl import read_env
 
 
 def ctl(*args, check=True):
@@ -16,15 +17,6 @@ def ctl(*args, check=True):
     if check and r.returncode != 0:
         raise AssertionError(f"sandboxctl {args} -> {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
-
-
-def parse_env(path: Path) -> dict:
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            k, _sep, v = line[len("export "):].partition("=")
-            out[k] = shlex.split(v)[0]
-    return out
 
 
 @pytest.fixture
@@ -36,7 +28,7 @@ def run_dir(tmp_path):
 
 def test_up_is_idempotent_and_down_cleans_up(run_dir):
     ctl("up", "--dir", str(run_dir), "--no-kube", "--transition-seconds", "0.2")
-    env = parse_env(run_dir / "env")
+    env = read_env(run_dir / "env")
     assert set(env) >= {"OVH_ENDPOINT", "OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET", "OVH_CONSUMER_KEY",
                         "OVH_CLOUD_PROJECT_SERVICE", "OVH_OAUTH2_TOKEN_URL"}
     assert "KUBECONFIG" not in env and "OVH_CLIENT_ID" not in env  # one credential set only
@@ -54,7 +46,7 @@ def test_up_is_idempotent_and_down_cleans_up(run_dir):
 
     ctl("up", "--dir", str(run_dir), "--no-kube")  # again: same process, same state
     assert json.loads(ctl("status", "--dir", str(run_dir)).stdout)["emulator"]["pid"] == pid
-    assert parse_env(run_dir / "env") == env
+    assert read_env(run_dir / "env") == env
     assert client.get(f"/cloud/project/{env['OVH_CLOUD_PROJECT_SERVICE']}/kube") == [kube["id"]]
     assert ctl("env", "--dir", str(run_dir)).stdout == (run_dir / "env").read_text()
 
@@ -66,7 +58,7 @@ def test_up_is_idempotent_and_down_cleans_up(run_dir):
 
 def test_up_serves_the_gitops_remote_with_its_credentials(run_dir, tmp_path):
     ctl("up", "--dir", str(run_dir), "--no-kube", "--transition-seconds", "0.2")
-    env = parse_env(run_dir / "env")
+    env = read_env(run_dir / "env")
     url, user, password = env["KEIKO_GITOPS_URL"], env["KEIKO_GITOPS_USERNAME"], env["KEIKO_GITOPS_PASSWORD"]
     assert url.startswith("http://127.0.0.1:") and url.endswith("/keiko-gitops.git")
     assert "KEIKO_ARGOCD_URL" not in env  # no local cluster, no Argo CD processes
@@ -84,7 +76,7 @@ def test_up_serves_the_gitops_remote_with_its_credentials(run_dir, tmp_path):
     assert ls_remote("wrong-password").returncode != 0
     pid = json.loads(ctl("status", "--dir", str(run_dir)).stdout)["git"]["pid"]
     ctl("up", "--dir", str(run_dir), "--no-kube")  # again: the same server and password
-    assert parse_env(run_dir / "env")["KEIKO_GITOPS_PASSWORD"] == password
+    assert read_env(run_dir / "env")["KEIKO_GITOPS_PASSWORD"] == password
     assert json.loads(ctl("status", "--dir", str(run_dir)).stdout)["git"]["pid"] == pid
     ctl("down", "--dir", str(run_dir))
     assert not Path(f"/proc/{pid}").exists() or b"gitserver" not in Path(f"/proc/{pid}/cmdline").read_bytes()
