@@ -202,8 +202,8 @@ def test_the_servicemonitors(files):
 
 def test_the_dashboards(files):
     maps = docs(files, f"{DIR}/dashboards.yaml")
-    assert [m["metadata"]["name"] for m in maps] == ["grafana-dashboard-keiko-overview", "grafana-dashboard-keiko-identity",
-                                                      "grafana-dashboard-keiko-learning", "grafana-dashboard-keiko-gateway"]
+    names = ["overview", "identity", "learning", "gateway"]
+    assert [m["metadata"]["name"] for m in maps] == [f"grafana-dashboard-keiko-{n}" for n in names]
     for cm in maps:
         assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
         (name, text), = cm["data"].items()
