@@ -230,6 +230,8 @@ def test_the_argocd_applications(files):
     values = stack["kube-prometheus-stack"]["spec"]["source"]["helm"]["valuesObject"]
     assert values["prometheus"]["prometheusSpec"]["ruleSelectorNilUsesHelmValues"] is False
     assert values["grafana"]["sidecar"]["dashboards"]["label"] == "grafana_dashboard"
+    # a managed control plane: nothing of the chart in kube-system, outside the platform project
+    assert all(values[k] == {"enabled": False} for k in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy", "coreDns"))
 
 
 @pytest.mark.parametrize("variables, message", [
