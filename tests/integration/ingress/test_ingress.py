@@ -13,9 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import openstack
 import pytest
 import yaml
+from ovh_emulator.schema import mirror_dir
 from ovh_emulator.testing import EmulatorProcess
 
 REPO = Path(__file__).resolve().parents[3]
@@ -129,6 +131,14 @@ class Result(object):
         return [n for n, r in self.tasks() if r.get("changed")]
 
 
+def application_errors(document):
+    """What the upstream Application CRD's schema (argoproj.io/v1alpha1) refuses in ``document``."""
+    crd = yaml.safe_load((mirror_dir() / "crds" / "argocd-application.yaml").read_text())
+    version = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"][0]
+    validator = jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+    return sorted(error.message for error in validator.iter_errors(document))
+
+
 @pytest.fixture
 def env(tmp_path):
     base = tmp_path
@@ -192,6 +202,8 @@ def _first_run_reserves_the_floating_ip_and_renders_it(env):
     assert (source["chart"], source["targetRevision"]) == ("ingress-nginx", "4.14.1")
     assert "CreateNamespace=true" in chart["spec"]["syncPolicy"]["syncOptions"]
     assert gateway["spec"]["source"]["path"] == "k8s/platform/ingress/sandbox"
+    assert application_errors(chart) == [] and application_errors(gateway) == []
+    assert application_errors(dict(chart, spec=dict(chart["spec"], sources=[{"chart": "x"}]))) != []
     # no secret in git or in the output; the user's password is kept 0600
     password = yaml.safe_load((env.secrets / "ingress-openstack.yml").read_text())["user"]["password"]
     assert oct((env.secrets / "ingress-openstack.yml").stat().st_mode & 0o777) == "0o600"
