@@ -33,8 +33,10 @@ pytest_plugins = ["ovh_emulator.pytest_plugin"]
 # 9.2 ignores (pytest-dev/pytest-xdist#1386): the marks are silently not grouped.
 # - the sandbox's control-plane tests (sandbox/tests/controlplane) and the real Argo CD processes'
 #   (sandbox/tests/localargo) join the localkube group: one control plane per worker;
-# - e2e: the user's stories on a whole sandbox (emulator, control plane, git server, Argo CD), in order.
+# - e2e: the user's stories on a whole sandbox (emulator, control plane, git server, Argo CD), in order;
+# - backup: the session-scoped PostgreSQL and S3 servers of tests/integration/backup, started once.
 SERIAL_DIRS = {"provision": [Path(REPO, "tests", "integration", "provision")],
+               "backup": [Path(REPO, "tests", "integration", "backup")],
                "localkube": [Path(REPO, "tests", "integration", "localkube"),
                              Path(REPO, "sandbox", "tests", "controlplane"),
                              Path(REPO, "sandbox", "tests", "localargo")],
