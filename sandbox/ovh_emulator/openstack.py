@@ -126,7 +126,7 @@ class OpenStack:
             ans = self._identity(method, path[len(IDENTITY):].rstrip("/") or "/", headers, body_text, base_url, entry)
         elif path.startswith(NETWORK + "/"):
             entry["service"] = "network"
-            region, _, rest = path[len(NETWORK) + 1:].partition("/")
+            region, _slash, rest = path[len(NETWORK) + 1:].partition("/")
             ans = self._network(method, region, "/" + rest, query, headers, body_text, base_url, entry)
         else:
             ans = self._unimplemented(method, path, entry)
@@ -340,7 +340,7 @@ class _Neutron:
 
     # networks ---------------------------------------------------------------------------------
     def _network_objects(self) -> list:
-        subnet_id, _ = ext_subnet(self.region)
+        subnet_id, _prefix = ext_subnet(self.region)
         ext = self._net_obj(ext_net_id(self.region), EXT_NET, [subnet_id], external=True,
                             owner="ovh" + "0" * 29, created=0.0)
         out = [ext]

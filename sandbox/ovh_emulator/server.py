@@ -383,7 +383,6 @@ class Emulator:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-
     @staticmethod
     def _send_openstack(h: "_Handler", ans) -> None:
         data = ans.payload()
