@@ -303,5 +303,8 @@ def test_bad_input_fails_before_anything_is_read(tmp_path):
                     "the address 10.0.0.300", "the port 70000 (network_policies_database_port)",
                     "the port 0 (network_policies_telemetry_ports)", "the flavor calico is unknown", "Nothing was changed"):
         assert problem in out, out[-3000:]
-    assert out.count("fatal:") == 1 and "gitops_commit" not in out.split("fatal:")[0].rsplit("TASK", 1)[-1]
+    # the first check fails: no task after it ran (no clone of the remote, no kubeconfig looked at)
+    assert out.count("fatal:") == 1
+    assert "The input of the network policies is well formed" in out.split("fatal:")[0].rsplit("TASK [", 1)[-1]
+    assert "Compare the rendering" not in out
     assert not remote.exists()
