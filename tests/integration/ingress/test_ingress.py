@@ -234,8 +234,14 @@ def _rerender_after_the_service_was_removed_keeps_the_address(env):
     subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-q",
                     "-m", "remove the ingress (the Service goes with it)"], check=True)
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True)
+    # the kept password is lost too (another machine): the role gets a new one, and logs in with it
+    kept = env.secrets / "ingress-openstack.yml"
+    old_password = yaml.safe_load(kept.read_text())["user"]["password"]
+    kept.unlink()
     run = env.run()
     assert run.rc == 0, run.failures()
+    assert run.result("A new password for the user")["changed"]
+    assert yaml.safe_load(kept.read_text())["user"]["password"] not in ("", old_password)
     assert not run.result("The floating IP")["changed"]
     assert yaml.safe_load(env.file(VALUES))["controller"]["service"]["loadBalancerIP"] == address
     assert len(env.commits()) == 3
