@@ -154,11 +154,14 @@ def test_first_render_is_validated_by_the_api_server_and_committed_once(server, 
     assert server.password not in out
 
 
-def test_second_render_changes_nothing(server, render):
+def test_second_render_changes_nothing_and_shows_no_password_even_with_vvv(server, render):
     before = head(server)
-    dummy, recap = ok(render())
+    proc, recap = render("-vvv")
+    ok((proc, recap))
     assert recap["changed"] == 0
     assert head(server) == before
+    assert "repo_url" in proc.stdout and "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in proc.stdout  # the arguments, masked
+    assert server.password not in proc.stdout + proc.stderr
 
 
 def test_check_mode_shows_the_change_and_commits_nothing(server, render):
