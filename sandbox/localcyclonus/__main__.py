@@ -10,8 +10,8 @@ from . import build
 
 
 def main(argv=None) -> int:
-    parser, _ = gobuild.cli_parser("localcyclonus", "cyclonus of the tests, from the Go module proxy",
-                                   "build cyclonus into the cache (nothing when it is there)")
+    parser = gobuild.cli_parser("localcyclonus", "cyclonus of the tests, from the Go module proxy",
+                                "build cyclonus into the cache (nothing when it is there)")[0]
     args = parser.parse_args(argv)
     try:
         print(build.ensure_binary(echo=gobuild.echo, force=args.force))

@@ -139,6 +139,7 @@ DESIGN_WRONG = {
     "repo-server -> internet:443", "argocd-redis -> API server:6443",
 }
 
+
 def playbook(tmp: Path, text: str, variables: dict, *args: str) -> subprocess.CompletedProcess:
     book = tmp / "play.yml"
     book.write_text(text)
@@ -217,8 +218,8 @@ def upstream_argocd_policies() -> tuple[dict, ...]:
 
 def query(cyclonus: Path, policies: Path, tmp: Path) -> dict[str, bool]:
     """{case name: allowed}, as cyclonus's query-traffic mode answers for CASES."""
-    traffic = [{"Source": src, "Destination": dst, "ResolvedPort": port, "ResolvedPortName": port_name,
-                "Protocol": proto} for _, src, dst, port, port_name, proto, _ in CASES]
+    traffic = [{"Source": case[1], "Destination": case[2], "ResolvedPort": case[3], "ResolvedPortName": case[4],
+                "Protocol": case[5]} for case in CASES]
     path = tmp / "traffic.json"
     path.write_text(json.dumps(traffic, indent=1))
     proc = subprocess.run([str(cyclonus), "analyze", "--policy-path", str(policies), "--mode", "query-traffic",
@@ -238,7 +239,7 @@ def test_rendered_policies_allow_exactly_the_table(cyclonus, rendered, tmp_path)
             for rule in doc["spec"].get("egress", []) + doc["spec"].get("ingress", []):
                 assert rule.get("to", rule.get("from")), (path, rule)
     got = query(cyclonus, policy_dir(tmp_path / "policies", files), tmp_path)
-    expected = {name: allowed for name, *_, allowed in CASES}
+    expected = {case[0]: case[-1] for case in CASES}
     assert {k: v for k, v in got.items() if v != expected[k]} == {}
 
 
@@ -246,7 +247,7 @@ def test_design_policy_fails_the_table(cyclonus, tmp_path):
     policies = policy_dir(tmp_path / "design", {})  # Argo CD's own policies only
     (policies / "network-policies.yaml").write_text(DESIGN_POLICY)
     got = query(cyclonus, policies, tmp_path)
-    wrong = {name for name, *_, allowed in CASES if got[name] != allowed}
+    wrong = {case[0] for case in CASES if got[case[0]] != case[-1]}
     assert wrong == DESIGN_WRONG
     assert got["service -> 8.8.8.8:53/UDP"] and got["service -> another address:5432"]
 
@@ -264,7 +265,7 @@ def test_cilium_flavor_reaches_the_api_server_by_entity(cyclonus, rendered, tmp_
     kustomization = yaml.safe_load(files[f"k8s/platform/network-policies/{ENV}/kustomization.yaml"])
     assert "argocd_argocd-apiserver-egress.yaml" in kustomization["resources"]
     got = query(cyclonus, policy_dir(tmp_path / "policies", files), tmp_path)
-    expected = {name: allowed for name, *_, allowed in CASES}
+    expected = {case[0]: case[-1] for case in CASES}
     assert {k: v for k, v in got.items() if v != expected[k]} == {"application-controller -> API server:6443": False}
 
 
