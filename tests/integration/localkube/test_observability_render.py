@@ -16,20 +16,20 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gitserver.process import GitServer
+from localkube import crds
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 ENV = "obsenv"
 NS = "keiko-observability-test"
-CRDS = ["prometheus-operator-servicemonitors.yaml", "prometheus-operator-prometheusrules.yaml", "argocd-application.yaml"]
+CRDS = ["prometheus-operator-servicemonitors", "prometheus-operator-prometheusrules", "argocd-application"]
 GIT_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 GIT_ENV.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
 
@@ -40,10 +40,6 @@ PLAYBOOK = """
   roles:
     - role: keikolatam.gitops.observability
 """
-
-
-def mirror() -> Path:
-    return Path(os.environ.get("KEIKO_UPSTREAM_MIRROR") or ROOT.parent / "shared" / "upstream")
 
 
 def git(bare, *args):
@@ -69,19 +65,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def render(server, localkube, tmp_path_factory):
-    # The CRDs the rendered objects need, server-side (the Application CRD is over client-side apply's limit).
-    for name in CRDS:
-        kubectl(localkube, "apply", "--server-side", "--force-conflicts", "--field-manager=keiko-test", "-f",
-                str(mirror() / "crds" / name))
-    names = ["servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com", "applications.argoproj.io"]
-    deadline = time.monotonic() + 60
-    while True:  # until the API server serves them (kubectl wait fails while a CRD has no status yet)
-        items = json.loads(kubectl(localkube, "get", "crd", *names, "-o", "json"))["items"]
-        if all(any(c["type"] == "Established" and c["status"] == "True" for c in i.get("status", {}).get("conditions") or [])
-               for i in items):
-            break
-        assert time.monotonic() < deadline, "the CRDs were not Established within 60 s"
-        time.sleep(0.2)
+    # The CRDs the rendered objects need, from the upstream mirror (server-side; Established before the first render).
+    crds.apply_crds(localkube.kubeconfig, CRDS)
     if subprocess.run([KUBECTL, f"--kubeconfig={localkube.kubeconfig}", "get", "namespace", "argocd"],
                       capture_output=True, check=False).returncode != 0:
         kubectl(localkube, "create", "namespace", "argocd")
