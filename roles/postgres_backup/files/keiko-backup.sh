@@ -68,7 +68,9 @@ retention() {
     name=${key##*/}
     [[ "$name" =~ ^$db-([0-9]{8}T[0-9]{6}Z)\.(dump|json)$ ]] || continue
     [[ "${BASH_REMATCH[1]}" < "$cutoff" ]] || continue
-    [ "$key" != "$keep" ] && [ "$key" != "${keep%.dump}.json" ] || continue
+    if [ "$key" = "$keep" ] || [ "$key" = "${keep%.dump}.json" ]; then
+      continue
+    fi
     log "$db: retention ($days days): deleting $key"
     s3 s3 rm "s3://$bucket/$key" --only-show-errors
   done

@@ -85,7 +85,10 @@ def test_retention_and_one_failing_database(seeded, s3_server, tmp_path):
     other objects kept; a database that fails does not stop the others (the run still exits non-zero)."""
     bucket = s3_server.bucket()
     now = datetime.datetime.now(datetime.timezone.utc)
-    stamp = lambda days: (now - datetime.timedelta(days=days)).strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
+
+    def stamp(days):
+        return (now - datetime.timedelta(days=days)).strftime("%Y%m%dT%H%M%SZ")
+
     old = ["postgres/dev/learning/learning-%s.%s" % (stamp(10), ext) for ext in ("dump", "json")]
     old.append("postgres/dev/learning/learning-%s.dump" % stamp(8))  # a partial dump without a manifest
     young = ["postgres/dev/learning/learning-%s.%s" % (stamp(6), ext) for ext in ("dump", "json")]
