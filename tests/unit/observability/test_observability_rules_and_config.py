@@ -154,7 +154,7 @@ def test_the_collector_pipelines(collector_config):
                                                         "http": {"endpoint": "0.0.0.0:4318"}}
     # the exporters the design named and the collector no longer has
     assert not [e for e in config["exporters"] if e.split("/")[0] in ("jaeger", "jaeger_thrift", "otlp")]
-    assert config["exporters"]["otlp_grpc/jaeger"]["endpoint"] == "jaeger-collector.observability.svc:4317"
+    assert config["exporters"]["otlp_grpc/jaeger"]["endpoint"] == "jaeger.observability.svc:4317"
     elastic = config["exporters"]["elasticsearch"]
     assert "index" not in elastic and elastic["logs_index"] == f"logs-keiko.otel-{ENV}"
     assert "mapping" not in elastic  # the default mode, otel: data streams
