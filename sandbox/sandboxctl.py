@@ -363,7 +363,6 @@ def write_env(p: Paths, info: dict, kubeconfig: Path | None, git: dict | None = 
     _write_private(p.env, "\n".join(lines) + "\n")
 
 
-
 def read_env(path: Path) -> dict[str, str]:
     """The variables an ``env`` file of :func:`write_env` exports (what ``source <dir>/env`` would set)."""
     out = {}
@@ -372,6 +371,7 @@ def read_env(path: Path) -> dict[str, str]:
             key, _sep, value = line[len("export "):].partition("=")
             out[key] = shlex.split(value)[0] if value else ""
     return out
+
 
 # -- commands ------------------------------------------------------------------------------------
 def cmd_up(args) -> int:
