@@ -56,7 +56,7 @@ def test_restores_every_row_into_a_new_database(backups, pg_server, s3_server):
     restored = pg_server.checksums(target, CHECKSUMS)
     assert restored == backups["sums"]["identity"]
     assert set(restored) == {"public.users", "public.empty_table", "audit.events"}
-    rows = sum(int(r) for r, _ in restored.values())
+    rows = sum(int(count) for count, _checksum in restored.values())
     assert ("Restored s3://%s/%s (%d bytes, dumped %s) into %s: 3 tables, %d rows."
             % (backups["bucket"], latest["key"], latest["size"], latest["time"], target, rows)) in " ".join(proc.stdout.split())
     # -vvv shows neither password (the credentials are in private files, never in a command line or the environment)
@@ -94,7 +94,7 @@ def test_the_live_database_only_with_the_confirmation_naming_it(backups, pg_serv
         assert proc.returncode != 0
         assert "replaces its data: run again with -e confirm_restore=identity" in " ".join(proc.stdout.split())
         assert pg_server.checksums("identity", CHECKSUMS) == changed and pg_server.databases() == before
-    proc = restore(backups, "database=identity", "target=identity", "confirm_restore=identity")
+    proc = restore(backups, "database=identity", "confirm_restore=identity")  # the confirmation names the target
     assert proc.returncode == 0, failure(proc)
     assert pg_server.checksums("identity", CHECKSUMS) == backups["sums"]["identity"]
     assert pg_server.databases() == before
