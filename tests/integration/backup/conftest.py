@@ -51,6 +51,16 @@ def _build_tools():
         os.symlink(venv / "bin" / name, root / "bin" / name)
 
 
+def watchdog(stop_argv, cleanup_dir=None):
+    """Run ``stop_argv`` (and remove ``cleanup_dir``) once this process is gone, even killed: no server outlives the
+    test run that started it."""
+    script = 'while kill -0 %d 2>/dev/null; do sleep 1; done; "$@" >/dev/null 2>&1; %s' % (
+        os.getpid(), ('rm -rf "%s"' % cleanup_dir) if cleanup_dir else "true")
+    subprocess.Popen(["bash", "-c", script, "watchdog", *stop_argv],  # pylint: disable=consider-using-with
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True)
+
+
 def wait_for(check, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,6 +109,7 @@ class PgServer:
                 % (self.port, self.dir))
         self._run([self.bin + "/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-o", opts, "-w", "-t",
                    "60", "start"])
+        watchdog(self.run_as + [self.bin + "/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"], self.dir)
         self.env = {"PGHOST": "127.0.0.1", "PGPORT": str(self.port), "PGUSER": self.user, "PGPASSWORD": self.password,
                     "PGSSLMODE": "disable", "PGCONNECT_TIMEOUT": "5"}
 
@@ -148,6 +159,7 @@ class S3Server:
         self.log = open(os.path.join(workdir, "moto.log"), "wb")  # pylint: disable=consider-using-with
         self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
             [tools["moto_server"], "-H", "127.0.0.1", "-p", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT)
+        watchdog(["kill", str(self.proc.pid)])
         self.env = {"AWS_ACCESS_KEY_ID": "AKIAKEIKOTEST", "AWS_SECRET_ACCESS_KEY": "s3-secret-9d7e1b",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
                     "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_MAX_ATTEMPTS": "2", "AWS_RETRY_MODE": "standard"}
