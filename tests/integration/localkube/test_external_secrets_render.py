@@ -204,6 +204,10 @@ def test_lifecycle_and_api_server(setup):
     assert {d["remoteRef"]["key"] for d in db["spec"]["data"]} == {"keiko/esovh/identity/database"}
     registry = next(o for o in objects if o["metadata"]["name"] == "keiko-registry")
     assert registry["spec"]["target"]["template"]["type"] == "kubernetes.io/dockerconfigjson"
+    # ESO's own template reached git untouched (Ansible did not template it), and builds the JSON with toJson.
+    dockerconfig = registry["spec"]["target"]["template"]["data"][".dockerconfigjson"]
+    assert dockerconfig.startswith('{"auths":{{ dict .server (dict "username" .username') and "| toJson }}}" in dockerconfig
+    assert [d["remoteRef"]["key"] for d in registry["spec"]["data"]] == ["keiko/esovh/registry"] * 3
 
     # Every object is accepted by the real API server (strict field validation), in namespaces that exist.
     for ns in sorted({o["metadata"]["namespace"] for o in objects if "namespace" in o["metadata"]}):
