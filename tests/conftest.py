@@ -33,14 +33,16 @@ pytest_plugins = ["ovh_emulator.pytest_plugin"]
 # 9.2 ignores (pytest-dev/pytest-xdist#1386): the marks are silently not grouped.
 # - the sandbox's control-plane tests (sandbox/tests/controlplane) and the real Argo CD processes'
 #   (sandbox/tests/localargo) join the localkube group: one control plane per worker;
-# - e2e: the user's stories on a whole sandbox (emulator, control plane, git server, Argo CD), in order;
+# - e2e: the user's stories, each module on a whole sandbox of its own (emulator, control planes, git server,
+#   Argo CD), in order; one group per module, so the two sandboxes' stories run side by side on two workers;
 # - backup: the session-scoped PostgreSQL and S3 servers of tests/integration/backup, started once.
 SERIAL_DIRS = {"provision": [Path(REPO, "tests", "integration", "provision")],
                "backup": [Path(REPO, "tests", "integration", "backup")],
                "localkube": [Path(REPO, "tests", "integration", "localkube"),
                              Path(REPO, "sandbox", "tests", "controlplane"),
                              Path(REPO, "sandbox", "tests", "localargo")],
-               "e2e": [Path(REPO, "tests", "e2e")]}
+               "e2e-sandbox": [Path(REPO, "tests", "e2e", "test_gitops_sandbox.py")],
+               "e2e-promotion": [Path(REPO, "tests", "e2e", "test_promotion.py")]}
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -50,7 +52,8 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadGroupScheduling  # pylint: disable=import-outside-toplevel
 
-    serial = [(name, Path(os.path.relpath(path, config.rootpath)).as_posix() + "/")
+    # A directory's tests: "<dir>/..."; a module's: "<file>::...".
+    serial = [(name, Path(os.path.relpath(path, config.rootpath)).as_posix() + ("::" if path.suffix == ".py" else "/"))
               for name, paths in SERIAL_DIRS.items() for path in paths]
 
     class SerialDirsScheduling(LoadGroupScheduling):
