@@ -41,6 +41,11 @@ SERIAL_DIRS = {"provision": [Path(REPO, "tests", "integration", "provision")],
                "localkube": [Path(REPO, "tests", "integration", "localkube"),
                              Path(REPO, "sandbox", "tests", "controlplane"),
                              Path(REPO, "sandbox", "tests", "localargo")],
+               # The add-ons' renderings on the local control plane: beside the localkube group (a control plane
+               # of their own when they land on the other worker).
+               "localkube-addons": [Path(REPO, "tests", "integration", "localkube", f"test_{name}.py")
+                                    for name in ("network_policies_molecule", "observability_render",
+                                                 "postgres_backup_molecule", "external_secrets_render")],
                "e2e-sandbox": [Path(REPO, "tests", "e2e", "test_gitops_sandbox.py")],
                "e2e-promotion": [Path(REPO, "tests", "e2e", "test_promotion.py")]}
 
@@ -55,6 +60,7 @@ def pytest_xdist_make_scheduler(config, log):
     # A directory's tests: "<dir>/..."; a module's: "<file>::...".
     serial = [(name, Path(os.path.relpath(path, config.rootpath)).as_posix() + ("::" if path.suffix == ".py" else "/"))
               for name, paths in SERIAL_DIRS.items() for path in paths]
+    serial.sort(key=lambda item: not item[1].endswith("::"))  # a module's group before its directory's
 
     class SerialDirsScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid):
