@@ -3,7 +3,7 @@ production: three OVH clusters of the emulator, each its own local control plane
 GitOps remote on loopback, and a loopback HTTP server per environment standing for its services in the smoke checks
 (KEIKO_SMOKE_URL_<ENV>, which inventories/sandbox-envs turns into one check per service).
 
-The tests of this module run in order on one sandbox (tests/conftest.py keeps tests/e2e on one worker): each one
+The tests of this module run in order on one sandbox (tests/conftest.py keeps the module on one worker): each one
 starts from the state the previous one left, as a user's week of releases would.
 """
 
