@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import admin, catalog, openstack, routes
+from . import admin, catalog, okms, openstack, routes
 from .auth import Authenticator, load_or_create_credentials
 from .config import Settings
 from .context import Ctx
@@ -71,6 +71,7 @@ class Emulator:
         self.log = RequestLog(self.state_dir / "requests.jsonl")
         self.auth = Authenticator(self.creds, self.settings, self.store)
         self.openstack = openstack.OpenStack(self)
+        self.okms = okms.Okms(self)
         # --clusters-dir: a local control plane (and, with argocd, an Argo CD supervisor) per OVH cluster
         self.controlplanes = ControlPlanes(clusters_dir, argocd=argocd, owned=own_clusters) if clusters_dir else None
         self._violations: list[dict] = []
@@ -119,6 +120,7 @@ class Emulator:
         for k in ("application_key", "application_secret", "consumer_key", "client_id", "client_secret",
                   "service_name"):
             info[k] = self.creds[k]
+        info.update(okms_id=self.okms.okms_id, okms_token=self.okms.token, okms_server=self.base_url)
         return info
 
     def new_project(self) -> dict:
@@ -238,6 +240,14 @@ class Emulator:
                 entry["duration_ms"] = round((time.monotonic() - t0) * 1000.0, 3)
                 self.log.append(entry)
                 self._send_openstack(h, os_ans)
+                return
+            elif path.startswith(okms.PREFIX + "/"):
+                entry["kind"] = "okms"
+                kv_ans = self.okms.handle(method, path, h.headers, body_text, entry)
+                entry["status"] = kv_ans.status
+                entry["duration_ms"] = round((time.monotonic() - t0) * 1000.0, 3)
+                self.log.append(entry)
+                self._send_openstack(h, kv_ans)
                 return
             elif any(path == p or path.startswith(p + "/") for p in API_PREFIXES):
                 prefix = next(p for p in API_PREFIXES if path == p or path.startswith(p + "/"))
