@@ -54,15 +54,15 @@ options:
     required: true
   path:
     description:
-      - The secret's path in the domain, for example C(keiko/production/api/database). Surrounding slashes are
+      - "The secret's path in the domain, for example C(keiko/production/api/database). Surrounding slashes are
         ignored; an empty path, an empty, C(.) or C(..) part, or characters other than letters, digits and
-        C(._~@=+,:-) are refused.
+        C(._~@=+,:-) are refused."
     type: str
     required: true
   data:
     description:
       - The secret's keys and values. Values must be strings (quote numbers such as ports in YAML).
-      - Required with O(state=present). The whole set is written: a key that is not in O(data) is not in the new
+      - Required with O(state=present). The whole set is written, so a key that is not in O(data) is not in the new
         version.
     type: dict
   state:
