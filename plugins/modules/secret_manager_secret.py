@@ -20,7 +20,7 @@ description:
     keys and values is compared), with the version read as the check-and-set parameter (C(options.cas)), so a
     concurrent writer makes the task fail instead of being overwritten. A second run with the same O(data) changes
     nothing.
-  - The values are secrets: they are never returned, logged or shown in a diff; only the keys are.
+  - The values are secrets, never returned, logged or shown in a diff; only the keys are.
   - O(state=absent) deletes the secret with all its versions (C(DELETE .../metadata/<path>)).
   - A refused token (HTTP 401 or 403) is not retried; 5xx answers and transport errors are retried twice.
 author:
