@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: secret_manager_secret
 short_description: Write a secret into OVHcloud Secret Manager through its Vault KV2-compatible API
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Writes a secret (a set of string keys and values) at a path of an OVHcloud Secret Manager OKMS domain, through
     the domain's HashiCorp Vault KV2-compatible API (C(<server>/api/<okms_id>/v1/secret/data/<path>)) with token
