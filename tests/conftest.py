@@ -44,8 +44,8 @@ SERIAL_DIRS = {"provision": [Path(REPO, "tests", "integration", "provision")],
                # The add-ons' renderings on the local control plane: beside the localkube group (a control plane
                # of their own when they land on the other worker).
                "localkube-addons": [Path(REPO, "tests", "integration", "localkube", f"test_{name}.py")
-                                    for name in ("network_policies_molecule", "observability_render",
-                                                 "postgres_backup_molecule", "external_secrets_render")],
+                                    for name in ("network_policies_molecule", "observability_molecule",
+                                                 "postgres_backup_molecule", "external_secrets_molecule")],
                "e2e-sandbox": [Path(REPO, "tests", "e2e", "test_gitops_sandbox.py")],
                "e2e-promotion": [Path(REPO, "tests", "e2e", "test_promotion.py")]}
 
