@@ -129,7 +129,7 @@ secret:
       type: str
       sample: 734b9b45-8b1a-469c-b140-b10bd6540017
     version:
-      description: The latest version (the one written when RV(changed)); V(0) when the secret does not exist.
+      description: The latest version (the one written when the task changed something); V(0) when the secret does not exist.
       type: int
       sample: 3
     keys:

@@ -62,7 +62,7 @@ def test_secret_lifecycle_check_diff_and_no_value_in_output(play, emu):
     assert after.pop("password") == "<redacted, changed>" and set(after.values()) == {"<redacted>"}
 
     assert run["change"]["changed"] and run["change"]["secret"]["version"] == 2
-    assert [m for m, _, _ in req["change"]] == ["GET", "POST"]
+    assert [e[0] for e in req["change"]] == ["GET", "POST"]
 
     msg = run["bad"]["msg"]
     for problem in ("server must be an https URL", "okms_id must be", "path must be", "not a string at port"):
@@ -73,12 +73,10 @@ def test_secret_lifecycle_check_diff_and_no_value_in_output(play, emu):
     assert "refused the token" in run["refused"]["msg"] and "403" in run["refused"]["msg"]
     assert req["refused"] == [("GET", "data/" + path, 403)], "a refused token was retried"
 
-    assert run["remove_check"]["changed"] and [m for m, _, _ in req["remove_check"]] == ["GET"]
+    assert run["remove_check"]["changed"] and [e[0] for e in req["remove_check"]] == ["GET"]
     assert run["remove"]["changed"] and req["remove"][-1] == ("DELETE", "metadata/" + path, 204)
-    assert not run["remove_again"]["changed"] and [m for m, _, _ in req["remove_again"]] == ["GET"]
+    assert not run["remove_again"]["changed"] and [e[0] for e in req["remove_again"]] == ["GET"]
 
-    # the emulator stored what the module wrote (version 2 with the new password), then forgot it
-    assert emu.requests(kind="okms")
     for what, value in dict(values, new_password=new_password, token=i["okms_token"], wrong_token=wrong_token).items():
         if what in ("port", "sslmode", "database"):
             continue  # not secrets, and too common a text to look for
