@@ -3,6 +3,7 @@
 #   make test          the whole test command (what CI runs)
 #   make sandbox-up    start the OVH API emulator (and the local Kubernetes control plane)
 #   make sandbox-down  stop everything sandbox-up started
+#   make bench         the benchmarks (not part of make test): benchmarks/results/bench.{json,md}
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -16,7 +17,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help venv collection kube-binaries argocd-binaries lint yamllint ansible-lint sanity unit integration integration-targets test build \
-        sandbox sandbox-up sandbox-down
+        sandbox sandbox-up sandbox-down bench
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -88,6 +89,11 @@ test: venv collection kube-binaries argocd-binaries lint sanity
 
 sandbox: venv collection kube-binaries argocd-binaries
 	hack/sandbox-main.sh
+
+# The benchmarks, each figure a ratio against a baseline of the same run (BENCH="--only growth --sizes 7,70": a part).
+BENCH ?=
+bench: venv collection kube-binaries argocd-binaries
+	$(BIN)/python benchmarks/bench.py $(BENCH)
 
 sandbox-up: venv
 	$(BIN)/keiko-sandbox up --dir .sandbox

@@ -1,0 +1,53 @@
+"""What ``make bench`` reports is computed right: the no-op's floor of OVH reads, repeated GETs, the recap sums."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "bench.py")
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def entry(method, path, status=200, operation=None):
+    return {"method": method, "path": path, "status": status, "operation": operation or path}
+
+
+def test_the_floor_is_one_get_per_written_object_and_one_list_per_collection():
+    converge = [
+        entry("GET", "/cloud/project/p/kube"),
+        entry("POST", "/cloud/project/p/kube", 200, "/cloud/project/{serviceName}/kube"),
+        entry("POST", "/cloud/project/p/kube/k1/nodepool", 200, "/cloud/project/{serviceName}/kube/{kubeId}/nodepool"),
+        entry("POST", "/cloud/project/p/kube/k1/nodepool", 200, "/cloud/project/{serviceName}/kube/{kubeId}/nodepool"),
+        # The PUT of an object the same run created is not another object; a PUT-only object is.
+        entry("PUT", "/cloud/project/p/kube/k1/nodepool/np1"),
+        entry("PUT", "/cloud/project/p/database/postgresql/d1/ipRestriction"),
+        # A refused write created nothing.
+        entry("POST", "/cloud/project/p/database/postgresql", 400, "/cloud/project/{serviceName}/database/postgresql"),
+    ]
+    floor = bench.floor_of(converge)
+    assert floor == {"objects": 4, "lists": 2, "reads": 6}
+
+
+def test_repeated_gets_are_named_most_repeated_first():
+    log = [entry("GET", "/a"), entry("GET", "/b"), entry("GET", "/b"), entry("GET", "/b"), entry("GET", "/a"),
+           entry("GET", "/c"), entry("PUT", "/c")]
+    assert bench.repeated_gets(log) == [("/b", 3), ("/a", 2)]
+
+
+def test_the_recap_is_summed_over_hosts():
+    out = ("PLAY RECAP ****\n"
+           "dev                        : ok=12   changed=1    unreachable=0    failed=0    skipped=3    rescued=0\n"
+           "staging                    : ok=10   changed=0    unreachable=0    failed=1    skipped=2    rescued=0\n")
+    assert bench.recap(out) == {"ok": 22, "changed": 1, "failed": 1, "skipped": 5}
+
+
+def test_the_table_gives_each_figure_with_its_baseline_and_ratio():
+    table = bench.markdown({"machine": "m", "date": "d",
+                            "tasks": {"tasks": 30, "info_seconds": 30.0, "uri_seconds": 20.0, "info_over_uri": 1.5,
+                                      "noop_tasks_ran": 100, "noop_seconds": 90.0, "uri_same_count_seconds": 60.0,
+                                      "noop_over_uri_same_count": 1.5}})
+    assert "| 30 x ovh_kube_cluster_info | 30.0 s | 30 x uri 20.0 s | 1.5 |" in table
+    assert "| no-op site.yml (100 tasks ran) | 90.0 s | as many uri tasks 60.0 s | 1.5 |" in table
