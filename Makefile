@@ -4,6 +4,7 @@
 #   make sandbox-up    start the OVH API emulator (and the local Kubernetes control plane)
 #   make sandbox-down  stop everything sandbox-up started
 #   make bench         the benchmarks (not part of make test): benchmarks/results/bench.{json,md}
+#   make ee            the execution environment's build context, tests/output/ee/context (no image is built)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -17,7 +18,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help venv collection kube-binaries argocd-binaries lint yamllint ansible-lint sanity unit integration integration-targets test build \
-        sandbox sandbox-up sandbox-down bench
+        sandbox sandbox-up sandbox-down bench ee
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -51,6 +52,13 @@ sanity: venv
 build: venv
 	rm -f keikolatam-gitops-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --force .
+
+# The execution environment's build context (execution-environment.yml, with the tarball `build` made): a container
+# engine builds the image from it (podman build -f Containerfile tests/output/ee/context).
+EE_CONTEXT ?= tests/output/ee/context
+ee: build
+	rm -rf $(EE_CONTEXT)
+	$(BIN)/ansible-builder create --file execution-environment.yml --context $(EE_CONTEXT) --output-filename Containerfile
 
 # The local Kubernetes binaries (cached outside the checkout; built from the Go module proxy when absent).
 kube-binaries: venv
