@@ -54,7 +54,7 @@ build: venv
 	$(BIN)/ansible-galaxy collection build --force .
 
 # The execution environment's build context (execution-environment.yml, with the tarball `build` made): a container
-# engine builds the image from it (podman build -f Containerfile tests/output/ee/context).
+# engine builds the image from it (podman build tests/output/ee/context).
 EE_CONTEXT ?= tests/output/ee/context
 ee: build
 	rm -rf $(EE_CONTEXT)
