@@ -12,6 +12,7 @@
 
 import copy
 import functools
+import json
 import os
 import re
 import subprocess
@@ -32,29 +33,61 @@ ENVIRONMENTS_IN_INVENTORIES = ("dev", "staging", "production")
 LOADER = DataLoader()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def plugin_loader():
-    """Ansible's plugin loader, as ansible-playbook sets it up (the templar's lookups need it)."""
-    from ansible.plugins.loader import init_plugin_loader
-    init_plugin_loader([os.path.join(REPO, ".collections")])
-
-
 def load(path):
     return LOADER.load_from_file(path, trusted_as_template=True)
 
 
-@pytest.fixture(scope="module")
-def variables():
+def role_variables():
     merged = dict(load(os.path.join(ROLE, "defaults", "main.yml")))
     merged.update(load(os.path.join(ROLE, "vars", "main.yml")))
     return merged
 
 
-@pytest.fixture(scope="module")
-def data(variables):
-    """The role's variables as the tasks see them (every template rendered)."""
+def plain(value):
+    """Ansible's rendered (tagged) values as JSON's types."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    raise TypeError("%r is not plain data" % (value,))
+
+
+def render(env):
+    """The role's variables and every awx.awx call, rendered by Ansible in a process of its own: the templar's
+    lookups need Ansible's plugin loader, whose collection finder must not stay in the test process."""
+    run = subprocess.run([sys.executable, __file__, json.dumps(env)], capture_output=True, text=True, timeout=120, check=False,
+                         env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def render_here(env):
+    from ansible.plugins.loader import init_plugin_loader
+    init_plugin_loader([os.path.join(REPO, ".collections")])
+    variables = role_variables()
     templar = Templar(loader=LOADER, variables=variables)
-    return {name: templar.template(value) for name, value in variables.items()}
+    data = {name: templar.template(value) for name, value in variables.items()}
+    play, calls = rendered_calls(variables, env)
+    return plain({"data": data, "module_defaults": list(play["module_defaults"]), "calls": calls})
+
+
+CONTROLLER_ENV = {"CONTROLLER_HOST": "https://awx.invalid", "CONTROLLER_OAUTH_TOKEN": "t0ken"}
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return render(CONTROLLER_ENV)
+
+
+@pytest.fixture(scope="module")
+def data(rendered):
+    """The role's variables as the tasks see them (every template rendered)."""
+    return rendered["data"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,6 +104,7 @@ def module_spec(module):
         raise Captured(argument_spec, kwargs)
 
     mod = importlib.import_module("ansible_collections.awx.awx.plugins.modules." + module)
+    argument_spec, kwargs = None, None
     saved = controller_api.ControllerAPIModule.__init__
     controller_api.ControllerAPIModule.__init__ = capture
     try:
@@ -118,30 +152,26 @@ def rendered_calls(variables, env):
         os.environ.update(saved)
 
 
-CONTROLLER_ENV = {"CONTROLLER_HOST": "https://awx.invalid", "CONTROLLER_OAUTH_TOKEN": "t0ken"}
-
-
 @pytest.fixture(scope="module")
-def calls(variables):
-    return rendered_calls(variables, CONTROLLER_ENV)[1]
+def calls(rendered):
+    return [tuple(call) for call in rendered["calls"]]
 
 
-def test_the_play_uses_the_controller_action_group_and_every_task_is_in_it(variables):
-    play, calls = rendered_calls(variables, CONTROLLER_ENV)
-    import ansible_collections.awx.awx as awx
+def test_the_play_uses_the_controller_action_group_and_every_task_is_in_it(rendered, calls):
+    from ansible_collections.awx import awx
     with open(os.path.join(list(awx.__path__)[0], "meta", "runtime.yml")) as fh:
         group = yaml.safe_load(fh)["action_groups"]["controller"]
-    assert list(play["module_defaults"]) == ["group/awx.awx.controller"]
-    assert sorted({module for _, module, _ in calls}) == sorted({module for _, module, _ in calls if module in group})
+    assert rendered["module_defaults"] == ["group/awx.awx.controller"]
+    assert sorted({module for dummy, module, dummy2 in calls}) == sorted({module for dummy, module, dummy2 in calls if module in group})
     # The connection comes from the environment: host and token reach every call, nothing is hard-coded.
-    for _, _, params in calls:
+    for dummy, dummy2, params in calls:
         assert params["controller_host"] == "https://awx.invalid" and params["controller_oauthtoken"] == "t0ken"
         assert "controller_username" not in params and "controller_password" not in params
         assert params["validate_certs"] is True
 
 
 def test_every_awx_task_passes_its_modules_argument_validation(calls):
-    modules = {module for _, module, _ in calls}
+    modules = {module for dummy, module, dummy2 in calls}
     assert modules == {"credential_type", "project", "inventory", "inventory_source", "job_template",
                        "workflow_job_template", "workflow_job_template_node"}
     assert len(calls) == 3 + 1 + 4 + 6 + 8 + 1 + 7
@@ -167,10 +197,10 @@ def test_the_validation_refuses_an_approval_node_with_a_job_template(calls):
     assert errors and "mutually exclusive" in " ".join(errors)
 
 
-def test_the_controller_is_read_from_username_and_password_too(variables):
+def test_the_controller_is_read_from_username_and_password_too():
     env = {"CONTROLLER_HOST": "https://awx.invalid", "CONTROLLER_USERNAME": "admin", "CONTROLLER_PASSWORD": "pw",
            "CONTROLLER_VERIFY_SSL": "false"}
-    for name, module, params in rendered_calls(variables, env)[1]:
+    for name, module, params in render(env)["calls"]:
         assert "controller_oauthtoken" not in params and params["controller_password"] == "pw"
         assert params["validate_certs"] is False
         assert validation_errors(module, params) == [], name
@@ -195,6 +225,13 @@ def env_names_read():
 
 def types(data):
     return {t["name"]: t for t in data["awx_credential_types"]}
+
+
+def test_the_credential_types_are_custom_ones_awx_accepts(calls):
+    created = [p for dummy, m, p in calls if m == "credential_type"]
+    assert sorted(p["name"] for p in created) == ["Keiko Argo CD API", "Keiko GitOps repository", "OVHcloud API"]
+    # AWX takes only these kinds for a custom credential type (the module's choices are wider).
+    assert {p["kind"] for p in created} <= {"cloud", "net"}
 
 
 def test_the_injectors_set_only_what_the_inventories_read(data):
@@ -311,7 +348,7 @@ def test_the_surveys_are_valid(calls):
 
 
 def test_every_job_template_runs_a_playbook_of_the_repository_that_reads_its_survey(calls, data):
-    templates = [params for _, module, params in calls if module == "job_template"]
+    templates = [params for dummy, module, params in calls if module == "job_template"]
     assert sorted(t["playbook"] for t in templates) == sorted(
         "playbooks/%s.yml" % p for p in ("provision", "bootstrap", "deploy", "promote", "rollback", "backup",
                                          "restore", "destroy"))
@@ -326,7 +363,7 @@ def test_every_job_template_runs_a_playbook_of_the_repository_that_reads_its_sur
 
 
 def test_the_destroy_survey_asks_the_name_that_destroy_yml_checks(calls):
-    destroy = next(p for _, m, p in calls if m == "job_template" and p["playbook"] == "playbooks/destroy.yml")
+    destroy = next(p for dummy, m, p in calls if m == "job_template" and p["playbook"] == "playbooks/destroy.yml")
     question = next(q for q in destroy["survey_spec"]["spec"] if q["variable"] == "confirm_destroy")
     assert question["type"] == "text" and question["required"] is True and question["min"] >= 1
 
@@ -339,7 +376,7 @@ def destroy_dev(tmp_path, confirm):
     return subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "inventories/dev",
          "playbooks/destroy.yml", "--check", "-e", "confirm_destroy=" + confirm],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_destroy_yml_refuses_a_confirmation_that_names_another_environment(tmp_path):
@@ -388,8 +425,8 @@ def test_the_survey_choices_are_the_inventories_environments_and_services(calls,
 
 
 def test_an_inventory_per_environment_and_one_with_all_sourced_from_inventories(calls, data):
-    sources = [p for _, m, p in calls if m == "inventory_source"]
-    inventories = [p["name"] for _, m, p in calls if m == "inventory"]
+    sources = [p for dummy, m, p in calls if m == "inventory_source"]
+    inventories = [p["name"] for dummy, m, p in calls if m == "inventory"]
     expected = {"Keiko " + env: ["inventories/%s/" % env] for env in data["awx_environments"]}
     expected["Keiko environments"] = ["inventories/%s/" % env for env in data["awx_environments"]]
     assert sorted(inventories) == sorted(expected)
@@ -404,11 +441,11 @@ def test_an_inventory_per_environment_and_one_with_all_sourced_from_inventories(
 
 @pytest.fixture(scope="module")
 def nodes(calls):
-    return [p for _, m, p in calls if m == "workflow_job_template_node"]
+    return [p for dummy, m, p in calls if m == "workflow_job_template_node"]
 
 
 def test_the_release_workflow_is_deploy_promote_approve_promote(calls, nodes):
-    workflow = next(p for _, m, p in calls if m == "workflow_job_template")
+    workflow = next(p for dummy, m, p in calls if m == "workflow_job_template")
     assert workflow["name"] == "Keiko release" and workflow["inventory"] == "Keiko environments"
     assert all(n["workflow_job_template"] == workflow["name"] for n in nodes)
     by_id = {n["identifier"]: n for n in nodes}
@@ -426,7 +463,7 @@ def test_the_release_workflow_is_deploy_promote_approve_promote(calls, nodes):
             break
         node = by_id[node["success_nodes"][0]]
     assert [n["identifier"] for n in path] == ["deploy-dev", "promote-staging", "approve-production",
-                                                "promote-production"]
+                                               "promote-production"]
     deploy, staging, approval, production = path
     assert deploy["unified_job_template"] == "Keiko deploy" and deploy["extra_data"] == {"env": "dev"}
     assert staging["unified_job_template"] == "Keiko promote"
@@ -467,8 +504,8 @@ def test_the_nodes_are_created_after_the_nodes_they_link_to(nodes):
 
 
 def test_the_nodes_and_the_workflow_pass_only_variables_their_templates_ask(calls, nodes):
-    templates = {p["name"]: p for _, m, p in calls if m == "job_template"}
-    workflow = next(p for _, m, p in calls if m == "workflow_job_template")
+    templates = {p["name"]: p for dummy, m, p in calls if m == "job_template"}
+    workflow = next(p for dummy, m, p in calls if m == "workflow_job_template")
     asked_by_workflow = {q["variable"] for q in workflow["survey_spec"]["spec"]}
     for node in nodes:
         if "unified_job_template" not in node:
@@ -484,3 +521,8 @@ def test_the_nodes_and_the_workflow_pass_only_variables_their_templates_ask(call
     assert asked_by_workflow == {"service", "image"}
     assert asked_by_workflow <= playbook_variables("playbooks/deploy.yml")
     assert "service" in playbook_variables("playbooks/promote.yml")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.join(REPO, ".collections"))
+    print(json.dumps(render_here(json.loads(sys.argv[1]))))
