@@ -419,3 +419,67 @@ def test_awx_release_fails_with_the_job_or_ignored_variables(awx, tmp_path):
     assert proc.returncode != 0 and len(FakeAWX.launches) == launched  # the API refused it: no job
     proc, _ = awx_step(tmp_path, awx, template="")
     assert proc.returncode != 0 and "set the variables AWX_HOST, AWX_DEPLOY_JOB_TEMPLATE" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the GitLab CI equivalent (extensions/ci/gitlab/services-release.gitlab-ci.yml): no linter runs here; its shape,
+# what it calls, and its release script, run with a stand-in ansible-playbook
+
+GITLAB = os.path.join(REPO, "extensions", "ci", "gitlab", "services-release.gitlab-ci.yml")
+
+
+def gitlab():
+    with open(GITLAB, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def test_gitlab_template_calls_deploy_yml_with_its_variables_and_never_writes_to_git():
+    used, required = deploy_variables()
+    doc = gitlab()
+    lines = [line for job in ("build", "release") for key in ("before_script", "script", "after_script")
+             for line in doc[job].get(key, [])]
+    body = "\n".join(lines)
+    for forbidden in ("git push", "git commit", "kustomize edit", "git config"):
+        assert forbidden not in body
+    calls = re.findall(r"ansible-playbook\s+(.*?)(?<!\\)\n", body, re.S)
+    assert len(calls) == 1
+    assert re.findall(r"(playbooks/[\w.-]+\.ya?ml)", calls[0]) == ["playbooks/deploy.yml"]
+    passed = set(re.findall(r'-e\s+"(\w+)=', calls[0]))
+    assert required <= passed <= used
+    assert doc["variables"]["KEIKO_ENV"] == load()["env"]["KEIKO_ENV"]
+    assert doc["variables"]["KEIKO_ANSIBLE_VERSION"] == load()["env"]["KEIKO_ANSIBLE_VERSION"]
+    assert doc["release"]["resource_group"] == "keiko-release-%s" % doc["variables"]["KEIKO_ENV"]
+    assert doc["release"]["environment"]["name"] == doc["build"]["environment"]["name"] == "dev"
+    assert ":latest" not in body
+
+
+def test_gitlab_release_script_deploys_each_image_unless_superseded(services_repo, tmp_path):
+    repo, first = services_repo
+    git(repo, "remote", "add", "origin", str(repo))
+    newer = commit(repo, {"services/learning/x": "1\n"}, "learning again")
+    git(repo, "reset", "-q", "--hard", first)  # the pipeline's checkout: the first commit; main has one more
+    git(repo, "update-ref", "refs/heads/main", newer)
+    (repo / "release").mkdir()
+    (repo / "release" / "images.txt").write_text(
+        "identity-service identity reg.example/keiko/identity:%s@sha256:%s\n"
+        "learning learning reg.example/keiko/learning:%s@sha256:%s\n" % (first, "c" * 64, first, "d" * 64))
+    (repo / "keikolatam.gitops").mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+    # The stand-in reads its standard input as ansible-playbook may: it must not eat the list of images.
+    (bindir / "ansible-playbook").write_text('#!/bin/bash\ncat >/dev/null\necho "$*" >>%s\n' % calls)
+    (bindir / "ansible-playbook").chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\n")
+    script = gitlab()["release"]["script"][0]
+    proc = subprocess.run(["sh", "-e", "-c", script], cwd=repo, capture_output=True, text=True, check=False, env={
+        **os.environ, "PATH": "%s:%s" % (bindir, os.environ["PATH"]), "CI_DEFAULT_BRANCH": "main",
+        "CI_COMMIT_SHA": first, "CI_PROJECT_DIR": str(repo), "KEIKO_ENV": "dev", "GITLAB_USER_LOGIN": "ana",
+        "KEIKO_KUBECONFIG_DEV": str(kubeconfig)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert calls.read_text().splitlines() == [
+        "-i inventories/dev playbooks/deploy.yml -e env=dev -e service=identity "
+        "-e image=reg.example/keiko/identity:%s@sha256:%s" % (first, "c" * 64)]
+    assert "services/learning changed in 1 later commit(s)" in proc.stdout
+    assert (repo / ".keiko-secrets" / "dev" / "kubeconfig").stat().st_mode & 0o077 == 0
