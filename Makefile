@@ -17,8 +17,8 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: help venv collection kube-binaries argocd-binaries lint yamllint ansible-lint sanity unit integration integration-targets test build \
-        sandbox sandbox-up sandbox-down bench ee
+.PHONY: help venv collection kube-binaries argocd-binaries actionlint-binary actionlint lint yamllint ansible-lint sanity \
+        unit integration integration-targets test build sandbox sandbox-up sandbox-down bench ee
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -44,7 +44,15 @@ yamllint: venv
 ansible-lint: venv collection
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint --profile production --strict
 
-lint: yamllint ansible-lint
+# actionlint (the services' CI template, extensions/ci/github/): built from the Go module proxy into the cache,
+# keyed by version (hack/actionlint.sh), when absent.
+actionlint-binary:
+	hack/actionlint.sh build
+
+actionlint: actionlint-binary
+	hack/actionlint.sh -no-color extensions/ci/github/*.yml
+
+lint: yamllint ansible-lint actionlint
 
 sanity: venv
 	hack/sanity.sh
@@ -68,7 +76,7 @@ kube-binaries: venv
 argocd-binaries: venv
 	$(BIN)/localargo build
 
-unit: venv collection
+unit: venv collection actionlint-binary
 	$(BIN)/python -m pytest --rootdir=$(CURDIR) tests/unit sandbox/tests/emulator
 
 integration: venv collection kube-binaries argocd-binaries
@@ -85,7 +93,7 @@ COVERAGE_DIR := $(CURDIR)/tests/output/coverage
 # Two workers (one per core); tests are spread one by one, but for the ordered or control-plane directories
 # that tests/conftest.py (SERIAL_DIRS) keeps on one worker, in order.
 PYTEST_WORKERS ?= 2
-test: venv collection kube-binaries argocd-binaries lint sanity
+test: venv collection kube-binaries argocd-binaries actionlint-binary lint sanity
 	@rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
