@@ -369,7 +369,8 @@ def test_a_promotion_whose_smoke_check_fails_is_reverted(envs):
     envs.smoke["staging"].status["identity"] = 500
     try:
         before = envs.head()
-        run = envs.playbook("playbooks/promote.yml", "-e", "from=dev", "-e", "to=staging", "-e", "services=identity")
+        # service=<one name>: how the AWX release workflow promotes the service it deployed.
+        run = envs.playbook("playbooks/promote.yml", "-e", "from=dev", "-e", "to=staging", "-e", "service=identity")
         expect_reverted(envs, run, "staging", before, "identity", old, "smoke check identity")
         assert "answered HTTP 500, expected 200" in " ".join(output(run).split())
     finally:
