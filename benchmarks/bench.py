@@ -34,6 +34,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from localargo import run as localargo_run
 from sandboxctl import read_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,20 +115,11 @@ class Sandbox:
 
     # -- Argo CD ----------------------------------------------------------------------------------
     def argocd(self, path: str, method: str = "GET", body: dict | None = None) -> dict:
+        url = self.env["KEIKO_ARGOCD_URL"]
         if not getattr(self, "_token", None):
-            self._token = self._argocd_request("/api/v1/session", "POST",
-                                               {"username": "admin", "password": self.admin_password()})["token"]
-        return self._argocd_request(path, method, body, self._token)
-
-    def _argocd_request(self, path, method="GET", body=None, token=None):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.env["KEIKO_ARGOCD_URL"] + path, method=method, headers=headers,
-                                     data=json.dumps(body).encode() if body is not None else None)
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"{}")
+            self._token = localargo_run.api_request(url + "/api/v1/session", "POST",
+                                                    {"username": "admin", "password": self.admin_password()})["token"]
+        return localargo_run.api_request(url + path, method, body, self._token)
 
     @property
     def kubeconfig(self) -> str:
