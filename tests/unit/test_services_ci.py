@@ -39,13 +39,13 @@ def steps(doc=None):
 
 
 def step(name_part):
-    found = [s for _, s in steps() if name_part in s.get("name", "")]
+    found = [s for _job, s in steps() if name_part in s.get("name", "")]
     assert len(found) == 1, "one step named like %r, found %d" % (name_part, len(found))
     return found[0]
 
 
 def scripts():
-    return [s["run"] for _, s in steps() if "run" in s]
+    return [s["run"] for _job, s in steps() if "run" in s]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_actionlint_reports_a_broken_copy(actionlint, tmp_path, old, new, report
 
 
 def test_every_action_is_pinned_by_a_full_version_tag():
-    uses = [s["uses"] for _, s in steps() if "uses" in s]
+    uses = [s["uses"] for _job, s in steps() if "uses" in s]
     assert len(uses) >= 8
     for ref in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+\.\d+\.\d+", ref), ref
@@ -209,7 +209,7 @@ def test_no_step_writes_to_git():
     assert doc["permissions"] == {"contents": "read"}
     for job in doc["jobs"].values():
         assert "permissions" not in job
-    checkouts = [s for _, s in steps(doc) if s.get("uses", "").startswith("actions/checkout@")]
+    checkouts = [s for _job, s in steps(doc) if s.get("uses", "").startswith("actions/checkout@")]
     assert len(checkouts) == 4
     for s in checkouts:
         assert s["with"]["persist-credentials"] is False
@@ -300,10 +300,10 @@ def test_changed_services_by_hand_and_bad_names(services_repo, tmp_path):
     assert json.loads(out["services"]) == ["learning", "identity-service"]
     proc, out = run_step(script, repo, tmp_path, EVENT="workflow_dispatch", INPUT_SERVICES="", GITHUB_SHA=first)
     assert json.loads(out["services"]) == ["identity-service", "learning"]
-    proc, _ = run_step(script, repo, tmp_path, EVENT="workflow_dispatch", INPUT_SERVICES="search", GITHUB_SHA=first)
+    proc, _output = run_step(script, repo, tmp_path, EVENT="workflow_dispatch", INPUT_SERVICES="search", GITHUB_SHA=first)
     assert proc.returncode != 0 and "services/search/Dockerfile does not exist" in proc.stdout
     head = commit(repo, {"services/Bad_Name/Dockerfile": "FROM scratch\n"}, "bad")
-    proc, _ = run_step(script, repo, tmp_path, EVENT="push", BEFORE=first, GITHUB_SHA=head)
+    proc, _output = run_step(script, repo, tmp_path, EVENT="push", BEFORE=first, GITHUB_SHA=head)
     assert proc.returncode != 0 and "services/Bad_Name: a service directory is a DNS label" in proc.stdout
 
 
@@ -394,7 +394,7 @@ def awx_step(tmp_path, host, template="keiko deploy++Keiko", token="t0ken"):
 
 def test_awx_release_launches_and_waits_for_the_job(awx, tmp_path):
     FakeAWX.statuses = ["pending", "running"]
-    proc, _ = awx_step(tmp_path, awx)
+    proc, _output = awx_step(tmp_path, awx)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert FakeAWX.launches == [("/api/v2/job_templates/keiko%20deploy%2B%2BKeiko/launch/", {"extra_vars": {
         "env": "dev", "service": "identity", "image": "reg.example/keiko/identity:abc@sha256:" + "b" * 64}})]
@@ -404,20 +404,20 @@ def test_awx_release_launches_and_waits_for_the_job(awx, tmp_path):
 
 def test_awx_release_fails_with_the_job_or_ignored_variables(awx, tmp_path):
     FakeAWX.final = "failed"
-    proc, _ = awx_step(tmp_path, awx)
+    proc, _output = awx_step(tmp_path, awx)
     assert proc.returncode != 0
     assert "AWX job 42: failed" in proc.stdout
 
     FakeAWX.final, FakeAWX.ignored = "successful", True
-    proc, _ = awx_step(tmp_path, awx)
+    proc, _output = awx_step(tmp_path, awx)
     assert proc.returncode != 0
     assert "AWX ignored the extra variables" in proc.stdout
 
     FakeAWX.ignored = False
     launched = len(FakeAWX.launches)
-    proc, _ = awx_step(tmp_path, awx, token="wrong")
+    proc, _output = awx_step(tmp_path, awx, token="wrong")
     assert proc.returncode != 0 and len(FakeAWX.launches) == launched  # the API refused it: no job
-    proc, _ = awx_step(tmp_path, awx, template="")
+    proc, _output = awx_step(tmp_path, awx, template="")
     assert proc.returncode != 0 and "set the variables AWX_HOST, AWX_DEPLOY_JOB_TEMPLATE" in proc.stdout
 
 
