@@ -27,6 +27,8 @@ import yaml
 
 from sandboxctl import read_env
 
+import awx_job
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
@@ -465,3 +467,127 @@ def test_history_lists_the_deploys_promotions_rollbacks_and_reverts(envs):
     text = output(run)
     for word in ("promote", "rollback", "reverted by"):
         assert word in text, text[-4000:]
+
+
+# -- the AWX release workflow, its jobs run as AWX runs them (tests/e2e/awx_job.py) --------------------------------------
+@pytest.fixture(scope="module")
+def awx(envs):
+    """The job templates, credential types and workflow of roles/awx as AWX gets them (tests/unit renders them)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("awx_definitions", ROOT / "tests/unit/test_awx_definitions.py")
+    definitions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(definitions)
+    data = definitions.render(definitions.CONTROLLER_ENV)["data"]
+    sandbox = envs.env
+    types = {t["name"]: t for t in data["awx_credential_types"]}
+    credentials = {
+        **awx_job.injected_env(types["OVHcloud API"], {
+            "endpoint": sandbox["OVH_ENDPOINT"], "project": sandbox["OVH_CLOUD_PROJECT_SERVICE"],
+            "application_key": sandbox["OVH_APPLICATION_KEY"], "application_secret": sandbox["OVH_APPLICATION_SECRET"],
+            "consumer_key": sandbox["OVH_CONSUMER_KEY"]}),
+        **awx_job.injected_env(types["Keiko GitOps repository"], {
+            "username": sandbox["KEIKO_GITOPS_USERNAME"], "password": sandbox["KEIKO_GITOPS_PASSWORD"],
+            "url": sandbox["KEIKO_GITOPS_URL"]}),
+        # The sandbox's inventory reads each Argo CD's password from its files: a credential without inputs.
+        **awx_job.injected_env(types["Keiko Argo CD API"], {}),
+    }
+    # What the execution environment would have besides: where the sandbox keeps its clusters and secrets.
+    base = {k: v for k, v in sandbox.items()
+            if k in ("KEIKO_SANDBOX_CLUSTERS_DIR", "KEIKO_SECRETS_DIR", "KEIKO_UPSTREAM_MIRROR", "NO_COLOR")
+            or k.startswith("KEIKO_SMOKE_URL_")}
+    templates = {t["name"]: t for t in data["awx_job_templates"]}
+    workflow = data["awx_release_workflow"]
+    nodes = {n["identifier"]: n for n in workflow["nodes"]}
+    runs = iter(range(1000))
+
+    class Awx:
+        @staticmethod
+        def job(playbook: str, extra_vars: dict) -> awx_job.Job:
+            return awx_job.run(envs.root / "awx" / f"job-{next(runs)}", playbook, INVENTORY, extra_vars, credentials,
+                               base)
+
+        @staticmethod
+        def launch(template: str, answers: dict, extra: dict | None = None) -> awx_job.Job:
+            """A launch of a job template: the survey checks the answers, then the job runs with ``extra`` (what a
+            workflow adds: the artifacts of the jobs before and its own survey's answers) over them."""
+            jt = templates[template]
+            return Awx.job(jt["playbook"], {**awx_job.survey_answers(jt["survey"], answers), **(extra or {})})
+
+        @staticmethod
+        def node(identifier: str, artifacts: dict, answers: dict) -> awx_job.Job:
+            """A node of the release workflow: its extra_data, under the artifacts before it, under the workflow's
+            answers (which also answer the questions of the node's survey that its extra_data leaves open)."""
+            node = nodes[identifier]
+            workflow_vars = awx_job.survey_answers(workflow["survey"], answers)
+            return Awx.launch(node["job_template"], {**node.get("extra_data", {}), **workflow_vars},
+                              {**artifacts, **workflow_vars})
+
+    return Awx
+
+
+def test_a_survey_answer_outside_its_choices_is_refused_before_anything_runs(envs, awx):
+    head = envs.head()
+    image = with_tag(envs.images("dev")["identity"], "0.4.0")
+    for answers, refused in (({"env": "qa", "service": "identity", "image": image}, "'qa' is not a valid choice"),
+                             ({"env": "dev", "service": "billing", "image": image}, "'billing' is not a valid choice"),
+                             ({"env": "dev", "service": "identity"}, "is required")):
+        with pytest.raises(awx_job.SurveyRefused, match=refused):
+            awx.launch("Keiko deploy", answers)
+    # Past the survey (an API launch that sets the variables), the playbook refuses it, before any commit or lock.
+    job = awx.job("playbooks/deploy.yml", {"env": "qa", "service": "identity", "image": image})
+    assert job.rc != 0 and "the inventory's environments are" in " ".join(job.stdout.split()), job.stdout[-3000:]
+    assert envs.head() == head and [name for name in ENVS if envs.lease(name)] == []
+
+
+def test_the_release_workflow_failure_branch_undoes_only_what_the_failed_job_left_live(envs, awx):
+    old = envs.images("staging")["identity"]
+    answers = {"service": "identity", "image": with_tag(old, "0.4.0")}
+    before = envs.head()
+    deploy = awx.node("deploy-dev", {}, answers)
+    assert deploy.rc == 0 and deploy.artifacts == {}, deploy.stdout[-4000:]
+    assert envs.images("dev")["identity"] == answers["image"]
+
+    envs.smoke["staging"].status["identity"] = 500
+    try:
+        # 1. The promotion fails its smoke check and reverts its own commit: the failure branch's rollback undoes
+        #    nothing more (a plain rollback would take back the staging release before it, a good one), and fails.
+        promoted = envs.head()
+        promote = awx.node("promote-staging", deploy.artifacts, answers)
+        assert promote.rc != 0, promote.stdout[-4000:]
+        failed = promote.artifacts["keiko_failed_release"]
+        commit, revert = envs.commits_since(promoted)
+        assert failed == {"environment": "staging", "operation": "promote", "commit": commit["sha"],
+                          "revert": revert["sha"], "message": failed["message"]}, failed
+        head = envs.head()
+        rollback = awx.node("rollback-staging", {**deploy.artifacts, **promote.artifacts}, answers)
+        text = " ".join(rollback.stdout.split())
+        assert rollback.rc != 0 and f"was reverted by {revert['sha'][:12]} already" in text, text[-4000:]
+        assert envs.head() == head and envs.images("staging")["identity"] == old
+        assert "identity" not in envs.overlay("staging", "pins.yaml").get("pins", {})
+
+        # 2. The same promotion with its automatic revert off: its commit stays live, and the failure branch rolls
+        #    back that commit, and only it (pinned), and still fails.
+        promote = awx.launch("Keiko promote", {"from": "dev", "to": "staging"},
+                             {**answers, "release_revert_on_failure": False})
+        assert promote.rc != 0, promote.stdout[-4000:]
+        failed = promote.artifacts["keiko_failed_release"]
+        assert failed["commit"] == envs.head() and failed["revert"] == "", failed
+        assert envs.images("staging")["identity"] == answers["image"]
+        rollback = awx.node("rollback-staging", {**deploy.artifacts, **promote.artifacts}, answers)
+        text = " ".join(rollback.stdout.split())
+        assert rollback.rc != 0 and f"Its commit {failed['commit'][:12]} is rolled back by commit" in text, text[-4000:]
+        (undo,) = envs.commits_since(failed["commit"])
+        assert trailers(undo).get("Keiko-Action") == "rollback", undo
+        assert envs.synced_healthy_at("staging", undo["sha"]) and envs.images("staging")["identity"] == old
+    finally:
+        envs.smoke["staging"].status.pop("identity")
+
+    # 3. A failed job that reported nothing (it stopped before its change): nothing is rolled back automatically.
+    head = envs.head()
+    rollback = awx.node("rollback-staging", {}, answers)
+    assert rollback.rc != 0 and "reported no release" in " ".join(rollback.stdout.split()), rollback.stdout[-4000:]
+    assert envs.head() == head
+    cleared = envs.playbook("playbooks/rollback.yml", "-e", "env=staging", "-e", "clear_pin=identity")
+    assert cleared.returncode == 0, output(cleared)[-4000:]
+    assert len(envs.commits_since(before)) == 6  # deploy, promote, revert, promote, rollback, pins cleared

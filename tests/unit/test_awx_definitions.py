@@ -487,6 +487,8 @@ def test_every_failure_runs_the_rollback_of_the_environment_that_failed_and_stop
         failed_env = by_id[source]["extra_data"].get("to") or by_id[source]["extra_data"]["env"]
         assert rollback["unified_job_template"] == "Keiko rollback"
         assert rollback["extra_data"]["env"] == failed_env
+        # Only what the failed job left live: a plain rollback would take back the release before it, a good one.
+        assert rollback["extra_data"]["after_failure"] == "true"
         assert rollback["success_nodes"] == rollback["failure_nodes"] == rollback["always_nodes"] == []
     # A denied (or timed-out) approval has no failure edge: the workflow stops, production untouched.
     assert by_id["approve-production"]["failure_nodes"] == []
