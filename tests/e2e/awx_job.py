@@ -11,7 +11,8 @@
   terminal that nobody types into, so a prompt would only wait until the job's timeout), from a process with no
   controlling terminal and no standard input, in an environment of its own (the execution environment's: PATH, HOME
   and what the caller gives).
-- The job's artifacts (what it set with set_stats) are read from its stats event, for the next node.
+- The job's artifacts (what it set with set_stats) and its per-host counts (ok, changed, failures) are read from its
+  stats event, as AWX reads them into the job's host summaries.
 
 Run as a script, it is the job's process: ``python awx_job.py <private data dir>`` reads ``job.json`` there.
 """
@@ -79,19 +80,21 @@ def injected_env(credential_type: dict, inputs: dict) -> dict[str, str]:
 
 
 class Job:
-    """The outcome of one job: its exit status, its standard output and its artifacts."""
+    """The outcome of one job: its exit status, its standard output, its artifacts and its host summaries (``stats``:
+    ok, changed, failures, dark, skipped, each a mapping of host to count, as the stats event gives them)."""
 
-    def __init__(self, rc: int, status: str, stdout: str, artifacts: dict):
-        self.rc, self.status, self.stdout, self.artifacts = rc, status, stdout, artifacts
+    def __init__(self, rc: int, status: str, stdout: str, artifacts: dict, stats: dict):
+        self.rc, self.status, self.stdout, self.artifacts, self.stats = rc, status, stdout, artifacts, stats
 
 
 def run(private_data_dir: Path, playbook: str, inventory: str, extra_vars: dict, credentials_env: dict,
-        base_env: dict, timeout: float = 900) -> Job:
-    """The job in a process of its own (the environment AWX's worker would have), through ansible-runner."""
+        base_env: dict, timeout: float = 900, limit: str = "") -> Job:
+    """The job in a process of its own (the environment AWX's worker would have), through ansible-runner; ``limit`` is
+    the job template's limit (the hosts of the inventory it runs on)."""
     private_data_dir.mkdir(parents=True, exist_ok=True)
     (private_data_dir / "job.json").write_text(json.dumps({
         "playbook": playbook, "inventory": str(ROOT / inventory), "extravars": extra_vars,
-        "envvars": credentials_env, "timeout": int(timeout)}))
+        "envvars": credentials_env, "timeout": int(timeout), "limit": limit}))
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
            "LANG": "C.UTF-8", **base_env}
     proc = subprocess.run([sys.executable, __file__, str(private_data_dir)], env=env, stdin=subprocess.DEVNULL,
@@ -99,7 +102,7 @@ def run(private_data_dir: Path, playbook: str, inventory: str, extra_vars: dict,
                           start_new_session=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return Job(result["rc"], result["status"], result["stdout"], result["artifacts"])
+    return Job(result["rc"], result["status"], result["stdout"], result["artifacts"], result["stats"])
 
 
 def main(private_data_dir: str) -> None:
@@ -109,12 +112,15 @@ def main(private_data_dir: str) -> None:
     assert not sys.stdin.isatty() and "ANSIBLE_CONFIG" not in os.environ
     r = ansible_runner.run(private_data_dir=private_data_dir, project_dir=str(ROOT), playbook=spec["playbook"],
                            inventory=spec["inventory"], extravars=spec["extravars"], envvars=spec["envvars"],
-                           timeout=spec["timeout"], quiet=True)
-    artifacts = {}
+                           timeout=spec["timeout"], limit=spec["limit"] or None, quiet=True)
+    artifacts, stats = {}, {}
     for event in r.events:
         if event.get("event") == "playbook_on_stats":
-            artifacts = event.get("event_data", {}).get("artifact_data") or {}
-    print(json.dumps({"rc": r.rc, "status": r.status, "stdout": r.stdout.read(), "artifacts": artifacts}))
+            data = event.get("event_data", {})
+            artifacts = data.get("artifact_data") or {}
+            stats = {key: data.get(key) or {} for key in ("ok", "changed", "failures", "dark", "skipped")}
+    print(json.dumps({"rc": r.rc, "status": r.status, "stdout": r.stdout.read(), "artifacts": artifacts,
+                      "stats": stats}))
 
 
 if __name__ == "__main__":

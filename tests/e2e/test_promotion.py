@@ -209,6 +209,14 @@ class Envs:
                 commits.append({"sha": sha, "parents": parents.split(), "subject": subject, "body": body})
         return commits
 
+    # -- the OVH API emulator's request log ---------------------------------------------------------
+    def ovh_requests(self, since: int = 0) -> list[dict]:
+        """The API requests the emulator served after the one numbered ``since``: seq, method, path."""
+        url = re.sub(r"/1\.0/?$", "", self.env["OVH_ENDPOINT"].rstrip("/"))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"{url}/_emulator/requests?since={since}&kind=api", timeout=30) as resp:
+            return json.loads(resp.read())
+
     def overlay(self, name: str, path: str = "kustomization.yaml") -> dict:
         work = self.work()
         file = work / "k8s" / "overlays" / name / path
@@ -502,17 +510,20 @@ def awx(envs):
     runs = iter(range(1000))
 
     class Awx:
-        @staticmethod
-        def job(playbook: str, extra_vars: dict) -> awx_job.Job:
-            return awx_job.run(envs.root / "awx" / f"job-{next(runs)}", playbook, INVENTORY, extra_vars, credentials,
-                               base)
+        base_env = base
 
         @staticmethod
-        def launch(template: str, answers: dict, extra: dict | None = None) -> awx_job.Job:
+        def job(playbook: str, extra_vars: dict, limit: str = "") -> awx_job.Job:
+            return awx_job.run(envs.root / "awx" / f"job-{next(runs)}", playbook, INVENTORY, extra_vars, credentials,
+                               base, limit=limit)
+
+        @staticmethod
+        def launch(template: str, answers: dict, extra: dict | None = None, limit: str = "") -> awx_job.Job:
             """A launch of a job template: the survey checks the answers, then the job runs with ``extra`` (what a
-            workflow adds: the artifacts of the jobs before and its own survey's answers) over them."""
+            workflow adds: the artifacts of the jobs before and its own survey's answers) over them. ``limit``
+            stands for the inventory chosen on launch (inventories/<env>): the sandbox's one host of it."""
             jt = templates[template]
-            return Awx.job(jt["playbook"], {**awx_job.survey_answers(jt["survey"], answers), **(extra or {})})
+            return Awx.job(jt["playbook"], {**awx_job.survey_answers(jt["survey"], answers), **(extra or {})}, limit)
 
         @staticmethod
         def node(identifier: str, artifacts: dict, answers: dict) -> awx_job.Job:
@@ -524,6 +535,19 @@ def awx(envs):
                               {**artifacts, **workflow_vars})
 
     return Awx
+
+
+def test_provision_as_an_awx_job_reads_the_ovh_credential_from_its_injector_and_changes_nothing(envs, awx):
+    # The job's environment has no OVH variable but those the "OVHcloud API" credential injects.
+    assert not [k for k in awx.base_env if k.startswith("OVH_")]
+    since = max((e["seq"] for e in envs.ovh_requests()), default=0)
+    job = awx.launch("Keiko provision", {}, limit="dev")
+    assert job.rc == 0 and job.status == "successful", job.stdout[-4000:]
+    # AWX's host summary of the job: dev provisioned already (site.yml), so nothing changed and nothing failed.
+    assert set(job.stats["ok"]) == {"dev"} and job.stats["ok"]["dev"] > 0, job.stats
+    assert job.stats["changed"] == {} and job.stats["failures"] == {} and job.stats["dark"] == {}, job.stats
+    served = envs.ovh_requests(since)
+    assert served and {e["method"] for e in served} == {"GET"}, served[:20]
 
 
 def test_a_survey_answer_outside_its_choices_is_refused_before_anything_runs(envs, awx):
