@@ -132,6 +132,8 @@ options:
   cluster:
     description:
       - The cluster, by name or ID.
+      - An ID is read with one request; a name (or an ID that is not found, a cluster may be named like one)
+        lists the project's clusters, with a request per cluster. Playbooks that run often pass the ID.
     type: str
     required: true
 """

@@ -16,6 +16,8 @@ options:
       - The managed database service (OVH calls it a cluster) this object belongs to.
       - Its ID, or its description (the name given with M(keikolatam.gitops.ovh_database)). A description
         that matches several services fails; use the ID then.
+      - An ID is read with one request; a description (or an ID that is not found) lists the project's
+        services, with a request per service.
       - Its former name C(cluster) is an alias.
     type: str
     required: true

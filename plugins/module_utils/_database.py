@@ -25,7 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._client import OvhApiError
-from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, is_uuid, normalize_block
+from ansible_collections.keikolatam.gitops.plugins.module_utils._module import OvhModule, normalize_block
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import DATABASE
 
 # Engines whose services live under /cloud/project/{serviceName}/database/<engine> (cloud.json).
@@ -75,7 +75,7 @@ def resolve_service(module, ref, option, engine, mismatch, any_engine=True, gone
         found = find_services(client, project, description=ref, engine=None if any_engine else engine)
         return [s for s in found if s.get("engine") == engine] or found
 
-    svc = module.resolve(ref, "database service", option, named, key="description", is_id=is_uuid,
+    svc = module.resolve(ref, "database service", option, named, key="description",
                          get=lambda sid: get_service(client, project, sid), gone=gone)
     if svc.get("engine") != engine:
         module.fail(mismatch % (ref, svc.get("engine"), engine))

@@ -274,19 +274,21 @@ class KubeModule(OvhModule):
                 clusters.append(cluster)
         return clusters
 
+    def get_cluster(self, cluster_id):
+        """The cluster with this ID (one GET; None on a 404)."""
+        return self.client.get_or_none(self.cluster_path(cluster_id))
+
     def find_cluster(self, name=None, cid=None, option="id"):
-        """The cluster whose ID is ``cid``, else the one named ``name`` (None when there is none; several with
-        the name fail: the module would not know which one to manage)."""
-        ids = self.client.get(self.kube_path) or []
-        return self.find_by_id_or_name(
-            lambda: self.list_clusters(ids), oid=cid, name=name, option=option, what="Kubernetes cluster",
-            get=lambda i: self.client.get_or_none(self.cluster_path(i)) if i in ids else None, gone=("DELETED",))
+        """The cluster whose ID is ``cid`` (one GET), else the one named ``name`` (the list and a GET per
+        cluster); None when there is none; several with the name fail: the module would not know which one to
+        manage."""
+        return self.find_by_id_or_name(self.list_clusters, oid=cid, name=name, option=option,
+                                       what="Kubernetes cluster", get=self.get_cluster, gone=("DELETED",))
 
     def require_cluster(self, ref):
-        """The cluster of O(cluster), by ID or name; fails when there is none."""
-        ids = self.client.get(self.kube_path) or []
-        return self.resolve(ref, "Kubernetes cluster", "cluster", lambda: self.list_clusters(ids),
-                            get=lambda i: self.client.get_or_none(self.cluster_path(i)), is_id=lambda r: r in ids,
+        """The cluster of O(cluster), by ID or name; fails when there is none. An ID (a UUID) is one GET; a name,
+        or an ID that answers 404 (a cluster may be named like a UUID), lists the clusters."""
+        return self.resolve(ref, "Kubernetes cluster", "cluster", self.list_clusters, get=self.get_cluster,
                             gone=("DELETED",))
 
     def cluster_fetcher(self, cluster_id):

@@ -659,11 +659,19 @@ class OvhModule(object):
         return obj
 
     def resolve(self, ref, what, option, listing, get=None, key="name", is_id=None, gone=GOING_AWAY):
-        """What the object belongs to (a cluster, a service, a network, a user...), by ID or by ``key``
-        (``is_id(ref)``: whether ``ref`` can be an ID at all). Fails when there is none, or several."""
+        """What the object belongs to (a cluster, a service, a network, a user...), by ID or by ``key``. Fails
+        when there is none, or several.
+
+        ``listing`` (the objects, or a callable, called once at most) is searched by ``key``; ``get(oid)`` reads
+        one object by ID (None on a 404). ``is_id(ref)`` says whether ``ref`` can be an ID at all; by default,
+        with ``get``, only a UUID is (a GET is not spent on a name), without it any ``ref`` is (the listing is
+        searched for the ID too). An ID that ``get`` does not find is looked for by ``key`` in the listing (an
+        object may be named like an ID), so an ID found costs ``get`` alone and never the listing."""
         listing = _memo(listing)
+        if is_id is None:
+            is_id = is_uuid if get is not None else (lambda _ref: True)
         obj = None
-        if is_id is None or is_id(ref):
+        if is_id(ref):
             obj = self.find_by_id_or_name(listing, oid=ref, get=get, what=what, gone=())
         if obj is None:
             obj = self.find_by_id_or_name(listing, name=ref, what=what, option=option, key=key, gone=gone)

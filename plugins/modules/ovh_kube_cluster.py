@@ -444,8 +444,7 @@ class OvhKubeCluster(KubeModule):
     # -- lookups and the API's rules ---------------------------------------------
 
     def find(self):
-        return self.find_own(self.list_clusters,
-                             get=lambda cid: self.client.get_or_none(self.cluster_path(cid)), gone=("DELETED",))
+        return self.find_own(self.list_clusters, get=self.get_cluster, gone=("DELETED",))
 
     def item_path(self, oid):
         return self.cluster_path(oid)

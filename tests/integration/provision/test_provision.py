@@ -111,6 +111,11 @@ def test_site_converges_from_nothing(sandbox):
 def test_second_run_changes_nothing_and_sends_no_write(sandbox):
     run = sandbox.playbook("playbooks/provision.yml")
     assert_no_change(run)
+    # The cluster and the service are looked up by name once each (their own tasks); the node-pool and the
+    # database tasks name them by the ID those tasks returned, which lists nothing (issue 11).
+    lists = [e["operation"] for e in run.api_requests if e["method"] == "GET"]
+    assert lists.count(PROJECT + "/kube") == 1, lists
+    assert lists.count(PROJECT + "/database/service") == 1, lists
     print("provision.yml on a converged sandbox: %.0fs" % run.seconds)
 
 
