@@ -28,6 +28,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def definitions() -> dict:
+    """roles/awx's variables as AWX gets them, every template rendered (tests/unit/test_awx_definitions.py renders
+    them): awx_job_templates, awx_credential_types, awx_release_workflow..."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("awx_definitions", ROOT / "tests/unit/test_awx_definitions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.render(module.CONTROLLER_ENV)["data"]
+
+
+def template(name: str) -> dict:
+    """The job template ``name`` of roles/awx (its playbook, survey...)."""
+    return next(t for t in definitions()["awx_job_templates"] if t["name"] == name)
+
+
 class SurveyRefused(Exception):
     """A survey answer that AWX refuses: the job does not start."""
 

@@ -481,12 +481,7 @@ def test_history_lists_the_deploys_promotions_rollbacks_and_reverts(envs):
 @pytest.fixture(scope="module")
 def awx(envs):
     """The job templates, credential types and workflow of roles/awx as AWX gets them (tests/unit renders them)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("awx_definitions", ROOT / "tests/unit/test_awx_definitions.py")
-    definitions = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(definitions)
-    data = definitions.render(definitions.CONTROLLER_ENV)["data"]
+    data = awx_job.definitions()
     sandbox = envs.env
     types = {t["name"]: t for t in data["awx_credential_types"]}
     credentials = {
