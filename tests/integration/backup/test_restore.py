@@ -1,13 +1,18 @@
 """playbooks/restore.yml on what the CronJob's script uploaded: Debian's PostgreSQL server, moto's S3 server, the AWS
-CLI from PyPI, an inventory of one environment."""
+CLI from PyPI, an inventory of one environment; a drill as the "Keiko restore" AWX job template runs it."""
 
+import importlib.util
 import json
 import sys
 
 import pytest
 import yaml
 
-from backup_data import CHECKSUMS, ansible_playbook
+from backup_data import CHECKSUMS, REPO, ansible_playbook
+
+_spec = importlib.util.spec_from_file_location("awx_job", REPO / "tests" / "e2e" / "awx_job.py")
+awx_job = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(awx_job)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +70,20 @@ def test_restores_every_row_into_a_new_database(backups, pg_server, s3_server):
     pg_server.psql("postgres", 'DROP DATABASE "%s"' % target)
 
 
-def test_a_drill_passes_and_leaves_no_scratch_database(backups, pg_server):
+def test_a_drill_as_the_awx_job_template_runs_it_passes_and_leaves_no_scratch_database(backups, pg_server,
+                                                                                          tmp_path):
+    """The job template "Keiko restore", run as AWX runs it (tests/e2e/awx_job.py): its survey checks the answers
+    (the API gateway has no database to choose), then ansible-runner runs restore.yml with no terminal."""
+    template = awx_job.template("Keiko restore")
+    with pytest.raises(awx_job.SurveyRefused, match="'gateway' is not a valid choice of database"):
+        awx_job.survey_answers(template["survey"], {"database": "gateway"})
     before = pg_server.databases()
-    proc = restore(backups, "database=learning", "drill=true")
-    assert proc.returncode == 0, failure(proc)
-    assert "every table equal (rows and checksums)" in proc.stdout
+    job = awx_job.run(tmp_path / "awx", template["playbook"], backups["inventory"],
+                      awx_job.survey_answers(template["survey"], {"database": "learning", "drill": "true"}), {}, {},
+                      timeout=300)
+    assert job.rc == 0 and job.status == "successful", job.stdout[-4000:]
+    assert job.stats["failures"] == {} and set(job.stats["ok"]) == {"dev"}, job.stats
+    assert "every table equal (rows and checksums)" in job.stdout
     assert pg_server.databases() == before
 
 

@@ -2,16 +2,22 @@
 
 The tests run in this order and share one emulator: converge from nothing, converge again (no change, no
 write), check mode on the converged sandbox, one changed value, the dynamic inventory, the destroy guard of
-production, destroy, destroy again.
+production, destroy as the "Keiko destroy" AWX job template runs it (its survey, its OVH credential), destroy again.
 """
 
+import importlib.util
 import json
 import stat
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
+
+_spec = importlib.util.spec_from_file_location("awx_job", REPO / "tests" / "e2e" / "awx_job.py")
+awx_job = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(awx_job)
 
 SERVICES = ["identity", "learning", "reputation", "passport", "governance", "marketplace"]
 PROJECT = "/cloud/project/{serviceName}"
@@ -221,11 +227,44 @@ def test_destroy_production_needs_the_confirmation_before_any_request(sandbox):
         assert "confirm_destroy=production" in ran[0][1]["msg"]
 
 
-def test_destroy_removes_everything_but_the_protected_database(sandbox):
+def destroy_job(sandbox, tmp_path, answers):
+    """The job template "Keiko destroy" launched on inventories/sandbox, run as AWX runs it (tests/e2e/awx_job.py):
+    its survey checks the answers, the "OVHcloud API" credential's injector gives the only OVH variables, no terminal.
+    Returns the job and the emulator's API requests it sent."""
+    data = awx_job.definitions()
+    template = next(t for t in data["awx_job_templates"] if t["name"] == "Keiko destroy")
+    ovh = next(t for t in data["awx_credential_types"] if t["name"] == "OVHcloud API")
+    emu = sandbox.emu.env_signature
+    credentials = awx_job.injected_env(ovh, {
+        "endpoint": emu["OVH_ENDPOINT"], "project": emu["OVH_CLOUD_PROJECT_SERVICE"],
+        "application_key": emu["OVH_APPLICATION_KEY"], "application_secret": emu["OVH_APPLICATION_SECRET"],
+        "consumer_key": emu["OVH_CONSUMER_KEY"]})
+    extra_vars = awx_job.survey_answers(template["survey"], answers)
+    since = sandbox.last_seq()
+    job = awx_job.run(tmp_path / "awx", template["playbook"], "inventories/sandbox", extra_vars, credentials,
+                      {"KEIKO_SECRETS_DIR": str(sandbox.secrets_dir)}, timeout=600)
+    return job, [e for e in sandbox.emu.requests(since=since) if e.get("kind") == "api"]
+
+
+def test_destroy_as_an_awx_job_refuses_a_confirmation_that_is_not_the_environment_before_any_request(sandbox, tmp_path):
+    with pytest.raises(awx_job.SurveyRefused, match="is required"):
+        destroy_job(sandbox, tmp_path, {"confirm_destroy": ""})
+    job, requests = destroy_job(sandbox, tmp_path, {"confirm_destroy": "production"})
+    text = " ".join(job.stdout.split())
+    assert job.rc != 0 and job.stats["failures"] == {"sandbox": 1}, text[-3000:]
+    assert "Refusing to destroy sandbox" in text and "(confirm_destroy names production)" in text, text[-3000:]
+    assert requests == [], requests
+    assert cluster_of(sandbox) is not None
+
+
+def test_destroy_removes_everything_but_the_protected_database(sandbox, tmp_path):
     pg = postgres_of(sandbox)
-    run = sandbox.playbook("playbooks/destroy.yml", "inventories/sandbox", "-e", "confirm_destroy=sandbox")
-    assert run.rc == 0, run.summary()
-    deleted = sorted(op for method, op in run.writes if method == "DELETE")
+    # As the "Keiko destroy" job template runs it: the survey's confirmation names the environment.
+    job, requests = destroy_job(sandbox, tmp_path, {"confirm_destroy": "sandbox"})
+    assert job.rc == 0 and job.status == "successful", job.stdout[-4000:]
+    assert job.stats["changed"]["sandbox"] > 0 and job.stats["failures"] == {}, job.stats
+    deleted = sorted(e["operation"] for e in requests if e["method"] == "DELETE")
+    assert deleted, requests
     assert not [op for op in deleted if "/database/" in op], deleted
     assert cluster_of(sandbox) is None
     assert api(sandbox, "/containerRegistry") == []
