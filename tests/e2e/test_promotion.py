@@ -90,6 +90,7 @@ class Envs:
         self.env: dict[str, str] = {}
         self.facts: dict[str, dict] = {}
         self.smoke = {name: SmokeServer(name) for name in ENVS}
+        self.awx = None  # the AWX job templates on this sandbox (awx_jobs), once it is up
 
     # -- processes ---------------------------------------------------------------------------------
     def ctl(self, *args: str) -> subprocess.CompletedProcess:
@@ -242,13 +243,18 @@ def with_tag(image: str, tag: str) -> str:
 
 @pytest.fixture(scope="module")
 def envs(tmp_path_factory):
+    """The sandbox, provisioned and bootstrapped by the job templates "Keiko provision" then "Keiko bootstrap" on the
+    inventory of the three environments, as AWX runs them (site.yml is those two playbooks in one run)."""
     sb = Envs(tmp_path_factory.mktemp("promotion"))
     try:
         sb.up()
-        started = time.monotonic()
-        site = sb.playbook("site.yml", timeout=1800)
-        assert site.returncode == 0, output(site)[-8000:]
-        print(f"\nsite.yml for dev, staging and production: {time.monotonic() - started:.0f} s", file=sys.stderr)
+        sb.awx = awx_jobs(sb)
+        for template in ("Keiko provision", "Keiko bootstrap"):
+            started = time.monotonic()
+            job = sb.awx.launch(template, {}, timeout=1800)
+            assert job.rc == 0 and job.status == "successful", job.stdout[-8000:]
+            assert set(job.stats["ok"]) == set(ENVS) and job.stats["failures"] == {}, job.stats
+            print(f"\n{template} for dev, staging and production: {time.monotonic() - started:.0f} s", file=sys.stderr)
         sb.read_facts()
         for name in ENVS:
             wait_for(f"the services of {name} deployed", lambda n=name: sb.images(n), timeout=300)
@@ -477,10 +483,15 @@ def test_history_lists_the_deploys_promotions_rollbacks_and_reverts(envs):
         assert word in text, text[-4000:]
 
 
-# -- the AWX release workflow, its jobs run as AWX runs them (tests/e2e/awx_job.py) --------------------------------------
+# -- the AWX job templates and release workflow, their jobs run as AWX runs them (tests/e2e/awx_job.py) -----------------
 @pytest.fixture(scope="module")
 def awx(envs):
-    """The job templates, credential types and workflow of roles/awx as AWX gets them (tests/unit renders them)."""
+    return envs.awx
+
+
+def awx_jobs(envs: Envs):
+    """The job templates, credential types and workflow of roles/awx as AWX gets them (tests/unit renders them), with
+    credentials for the sandbox's OVH API, GitOps remote and Argo CDs."""
     data = awx_job.definitions()
     sandbox = envs.env
     types = {t["name"]: t for t in data["awx_credential_types"]}
@@ -508,17 +519,19 @@ def awx(envs):
         base_env = base
 
         @staticmethod
-        def job(playbook: str, extra_vars: dict, limit: str = "") -> awx_job.Job:
+        def job(playbook: str, extra_vars: dict, limit: str = "", timeout: float = 900) -> awx_job.Job:
             return awx_job.run(envs.root / "awx" / f"job-{next(runs)}", playbook, INVENTORY, extra_vars, credentials,
-                               base, limit=limit)
+                               base, limit=limit, timeout=timeout)
 
         @staticmethod
-        def launch(template: str, answers: dict, extra: dict | None = None, limit: str = "") -> awx_job.Job:
+        def launch(template: str, answers: dict, extra: dict | None = None, limit: str = "",
+                   timeout: float = 900) -> awx_job.Job:
             """A launch of a job template: the survey checks the answers, then the job runs with ``extra`` (what a
             workflow adds: the artifacts of the jobs before and its own survey's answers) over them. ``limit``
             stands for the inventory chosen on launch (inventories/<env>): the sandbox's one host of it."""
             jt = templates[template]
-            return Awx.job(jt["playbook"], {**awx_job.survey_answers(jt["survey"], answers), **(extra or {})}, limit)
+            return Awx.job(jt["playbook"], {**awx_job.survey_answers(jt["survey"], answers), **(extra or {})}, limit,
+                           timeout)
 
         @staticmethod
         def node(identifier: str, artifacts: dict, answers: dict) -> awx_job.Job:
