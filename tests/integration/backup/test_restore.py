@@ -70,8 +70,7 @@ def test_restores_every_row_into_a_new_database(backups, pg_server, s3_server):
     pg_server.psql("postgres", 'DROP DATABASE "%s"' % target)
 
 
-def test_a_drill_as_the_awx_job_template_runs_it_passes_and_leaves_no_scratch_database(backups, pg_server,
-                                                                                          tmp_path):
+def test_a_drill_as_the_awx_job_template_runs_it_passes_and_leaves_no_scratch_database(backups, pg_server, tmp_path):
     """The job template "Keiko restore", run as AWX runs it (tests/e2e/awx_job.py): its survey checks the answers
     (the API gateway has no database to choose), then ansible-runner runs restore.yml with no terminal."""
     template = awx_job.template("Keiko restore")
