@@ -7,10 +7,12 @@ shared machine are noise, a ratio is not. Writes ``<out>/bench.json`` and ``<out
                against the floor (one list per collection the converge wrote into, one GET per object it wrote).
   2. tasks     per-task overhead: ``ovh_kube_cluster_info`` against an ``ansible.builtin.uri`` GET of the same
                emulator, and a no-op ``site.yml`` against as many ``uri`` tasks as it ran.
-  3. bootstrap a no-op ``bootstrap.yml`` against ``kubectl apply --server-side`` of the Argo CD install manifest
-               (the objects bootstrap owns, already there: a no-op apply).
+  3. bootstrap ``bootstrap.yml`` from nothing (right after ``provision.yml``) against ``kubectl apply --server-side``
+               of the Argo CD install manifest into a new namespace and ``kubectl rollout status`` of its workloads;
+               a no-op ``bootstrap.yml`` against the same apply again (the objects already there: a no-op apply).
   4. latency   ``deploy.yml`` of a new image, to Synced and Healthy at its commit, against a plain ``git push`` of
-               the same change followed by an Argo CD refresh and a poll until Synced and Healthy.
+               the same change followed by an Argo CD refresh and a poll until Synced and Healthy; and from a failed
+               smoke check of a deploy to the release role's revert commit Synced and Healthy, against the same.
   5. growth    the ``gitops_repository`` role (render, kustomize build, compare, commit) with 7, 70 and 700
                services, then again with nothing to change: seconds per service against the 7-service run.
   6. memory    peak resident memory of the largest process of each playbook run, and of the sandbox's processes.
@@ -121,6 +123,11 @@ class Sandbox:
                                                     {"username": "admin", "password": self.admin_password()})["token"]
         return localargo_run.api_request(url + path, method, body, self._token)
 
+    def authenticated_url(self) -> str:
+        """The GitOps remote's URL with its credentials (for git on the command line)."""
+        credentials = "%s:%s@" % (self.env["KEIKO_GITOPS_USERNAME"], self.env["KEIKO_GITOPS_PASSWORD"])
+        return self.env["KEIKO_GITOPS_URL"].replace("://", "://" + credentials, 1)
+
     @property
     def kubeconfig(self) -> str:
         return str(self.root / "secrets" / "kubeconfig")
@@ -183,7 +190,11 @@ def repeated_gets(entries: list[dict]) -> list[tuple[str, int]]:
 # -- the sections -------------------------------------------------------------------------------------------------
 def bench_api_tasks_bootstrap(sb: Sandbox, results: dict, only: set[str]) -> None:
     since = sb.last_seq()
-    converge = must(sb.playbook("site.yml"), "site.yml from nothing")
+    # site.yml from nothing, as its two playbooks (site.yml imports them), to time the bootstrap from nothing alone.
+    provision = must(sb.playbook("playbooks/provision.yml"), "provision.yml from nothing")
+    bootstrap = must(sb.playbook("playbooks/bootstrap.yml"), "bootstrap.yml from nothing")
+    converge = {"seconds": provision["seconds"] + bootstrap["seconds"],
+                "peak_kib": max(provision["peak_kib"], bootstrap["peak_kib"])}
     converge_requests = sb.requests(since)
     since = sb.last_seq()
     noop = must(sb.playbook("site.yml"), "the no-op site.yml")
@@ -203,7 +214,7 @@ def bench_api_tasks_bootstrap(sb: Sandbox, results: dict, only: set[str]) -> Non
     if "tasks" in only:
         results["tasks"] = bench_tasks(sb, noop, noop_recap)
     if "bootstrap" in only:
-        results["bootstrap"] = bench_bootstrap(sb)
+        results["bootstrap"] = bench_bootstrap(sb, bootstrap)
 
 
 def _play(tmp: Path, name: str, tasks: list[dict]) -> Path:
@@ -235,14 +246,35 @@ def bench_tasks(sb: Sandbox, noop: dict, noop_recap: dict, n: int = 30) -> dict:
             "noop_over_uri_same_count": ratio(noop["seconds"], t_same["seconds"])}
 
 
-def bench_bootstrap(sb: Sandbox) -> dict:
+def bench_bootstrap(sb: Sandbox, from_nothing: dict) -> dict:
     from localargo import build  # pylint: disable=import-outside-toplevel
     boot = must(sb.playbook("playbooks/bootstrap.yml"), "the no-op bootstrap.yml")
     manifest = build.install_manifest()
-    apply = timed([KUBECTL, f"--kubeconfig={sb.kubeconfig}", "apply", "--server-side", "--force-conflicts",
-                   "--field-manager=bench", "-n", "argocd", "-f", str(manifest)], sb.env)
+    kubectl = [KUBECTL, f"--kubeconfig={sb.kubeconfig}"]
+    # The baseline from nothing: the same objects into a namespace of their own (the cluster-wide ones, its CRDs and
+    # RBAC, are there already), then until each workload has rolled out, as the role waits.
+    fresh = "argocd-bench"
+
+    def kube(*args: str) -> str:
+        proc = subprocess.run([*kubectl, *args], capture_output=True, text=True, timeout=600, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: kubectl {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+    kube("create", "namespace", fresh)
+    started = time.monotonic()
+    kube("apply", "--server-side", "--force-conflicts", "--field-manager=bench", "-n", fresh, "-f", str(manifest))
+    for name in kube("-n", fresh, "get", "deployment,statefulset", "-o", "name").split():
+        kube("-n", fresh, "rollout", "status", "--timeout=300s", name)
+    fresh_seconds = time.monotonic() - started
+    kube("delete", "namespace", fresh, "--wait=false")
+    apply = timed([*kubectl, "apply", "--server-side", "--force-conflicts", "--field-manager=bench", "-n", "argocd",
+                   "-f", str(manifest)], sb.env)
     must(apply, "kubectl apply --server-side of the install manifest")
-    return {"noop_bootstrap_seconds": round(boot["seconds"], 2), "noop_changed": recap(boot["out"]).get("changed"),
+    return {"bootstrap_seconds": round(from_nothing["seconds"], 2),
+            "kubectl_apply_rollout_seconds": round(fresh_seconds, 2),
+            "bootstrap_over_kubectl_apply_rollout": ratio(from_nothing["seconds"], fresh_seconds),
+            "noop_bootstrap_seconds": round(boot["seconds"], 2), "noop_changed": recap(boot["out"]).get("changed"),
             "kubectl_apply_seconds": round(apply["seconds"], 2),
             "noop_bootstrap_over_kubectl_apply": ratio(boot["seconds"], apply["seconds"]),
             "peak_kib": boot["peak_kib"]}
@@ -274,9 +306,7 @@ def bench_latency(sb: Sandbox) -> dict:
     # The baseline: the same change (another tag of another service) by hand.
     work = sb.root / "work"
     git_env = dict(sb.env, GIT_TERMINAL_PROMPT="0")
-    credentials = "%s:%s@" % (sb.env["KEIKO_GITOPS_USERNAME"], sb.env["KEIKO_GITOPS_PASSWORD"])
-    url = sb.env["KEIKO_GITOPS_URL"].replace("://", "://" + credentials, 1)
-    subprocess.run(["git", "clone", "-q", url, str(work)], env=git_env, check=True, timeout=120)
+    subprocess.run(["git", "clone", "-q", sb.authenticated_url(), str(work)], env=git_env, check=True, timeout=120)
     import yaml  # pylint: disable=import-outside-toplevel
     overlay = next(work.glob("k8s/overlays/*/kustomization.yaml"))
     data = yaml.safe_load(overlay.read_text())
@@ -297,9 +327,64 @@ def bench_latency(sb: Sandbox) -> dict:
     sb.argocd(f"/api/v1/applications/{target}?refresh=normal")
     _wait_app(sb, target, revision)
     base = time.monotonic() - start
+    rollback = bench_rollback(sb, target)
     return {"deploy_seconds": round(run["seconds"], 2), "push_refresh_poll_seconds": round(base, 2),
             "deploy_over_push_refresh_poll": ratio(run["seconds"], base), "application": target,
+            "rollback_seconds": rollback, "rollback_over_push_refresh_poll": ratio(rollback, base),
             "peak_kib": run["peak_kib"]}
+
+
+def bench_rollback(sb: Sandbox, target: str) -> float:
+    """From a failed health check to the rollback commit live: ``deploy.yml`` of an image whose smoke check fails (a
+    loopback server answers 500), which the release role reverts; the time from the last failing answer to the
+    Application Synced and Healthy at the revert commit (sampled every 0.25 s while the playbook runs)."""
+    import threading  # pylint: disable=import-outside-toplevel
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # pylint: disable=import-outside-toplevel
+    failed_at: list[float] = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the http.server API)
+            failed_at.append(time.monotonic())
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    samples: list[tuple[float, str, bool]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            status = sb.argocd(f"/api/v1/applications/{target}").get("status", {})
+            samples.append((time.monotonic(), status.get("sync", {}).get("revision", ""),
+                            status.get("sync", {}).get("status") == "Synced"
+                            and status.get("health", {}).get("status") == "Healthy"))
+            time.sleep(0.25)
+
+    poller = threading.Thread(target=sample, daemon=True)
+    poller.start()
+    checks = {"keiko_promotion": {"require_approval": False, "smoke_checks": [
+        {"name": "identity", "status": 200, "url": f"http://127.0.0.1:{httpd.server_address[1]}/identity/healthz"}]}}
+    try:
+        run = sb.playbook("playbooks/deploy.yml", "-e", "env=sandbox", "-e", "service=identity",
+                          "-e", "image=0.2.1-bench", "-e", json.dumps(checks))
+        if run["rc"] == 0 or not failed_at:
+            raise SystemExit("bench: deploy.yml with a failing smoke check did not fail on it:\n" + run["out"][-3000:])
+        revert = subprocess.run(["git", "ls-remote", sb.authenticated_url(), "refs/heads/main"], capture_output=True,
+                                text=True, timeout=60, check=True, env=dict(sb.env, GIT_TERMINAL_PROMPT="0")
+                                ).stdout.split()[0]
+        _wait_app(sb, target, revert)
+    finally:
+        done.set()
+        poller.join(timeout=30)
+        httpd.shutdown()
+        httpd.server_close()
+    live = next((t for t, revision, ok in samples if revision == revert and ok), time.monotonic())
+    return round(live - failed_at[-1], 2)
 
 
 def bench_growth(root: Path, sizes: list[int]) -> dict:
@@ -354,12 +439,18 @@ def markdown(results: dict) -> str:
                      f"tasks {tasks['uri_same_count_seconds']} s | {tasks['noop_over_uri_same_count']} |")
     boot = results.get("bootstrap")
     if boot:
+        lines.append(f"| bootstrap.yml from nothing | {boot['bootstrap_seconds']} s | kubectl apply --server-side + "
+                     f"rollout status {boot['kubectl_apply_rollout_seconds']} s | "
+                     f"{boot['bootstrap_over_kubectl_apply_rollout']} |")
         lines.append(f"| no-op bootstrap.yml | {boot['noop_bootstrap_seconds']} s | kubectl apply --server-side "
                      f"{boot['kubectl_apply_seconds']} s | {boot['noop_bootstrap_over_kubectl_apply']} |")
     lat = results.get("latency")
     if lat and "push_refresh_poll_seconds" in lat:
         lines.append(f"| deploy.yml to Synced and Healthy | {lat['deploy_seconds']} s | git push + refresh + poll "
                      f"{lat['push_refresh_poll_seconds']} s | {lat['deploy_over_push_refresh_poll']} |")
+        if "rollback_seconds" in lat:
+            lines.append(f"| failed smoke check to its revert Synced and Healthy | {lat['rollback_seconds']} s | git push "
+                         f"+ refresh + poll {lat['push_refresh_poll_seconds']} s | {lat['rollback_over_push_refresh_poll']} |")
     growth = results.get("growth")
     if growth:
         for n, g in growth.items():

@@ -51,3 +51,19 @@ def test_the_table_gives_each_figure_with_its_baseline_and_ratio():
                                       "noop_over_uri_same_count": 1.5}})
     assert "| 30 x ovh_kube_cluster_info | 30.0 s | 30 x uri 20.0 s | 1.5 |" in table
     assert "| no-op site.yml (100 tasks ran) | 90.0 s | as many uri tasks 60.0 s | 1.5 |" in table
+
+
+def test_the_table_gives_the_bootstrap_from_nothing_and_the_no_op_against_kubectl():
+    table = bench.markdown({"machine": "m", "date": "d", "bootstrap": {
+        "bootstrap_seconds": 120.0, "kubectl_apply_rollout_seconds": 40.0, "bootstrap_over_kubectl_apply_rollout": 3.0,
+        "noop_bootstrap_seconds": 30.0, "kubectl_apply_seconds": 10.0, "noop_bootstrap_over_kubectl_apply": 3.0}})
+    assert "| bootstrap.yml from nothing | 120.0 s | kubectl apply --server-side + rollout status 40.0 s | 3.0 |" in table
+    assert "| no-op bootstrap.yml | 30.0 s | kubectl apply --server-side 10.0 s | 3.0 |" in table
+
+
+def test_the_table_gives_the_rollback_latency_against_a_plain_push():
+    table = bench.markdown({"machine": "m", "date": "d", "latency": {
+        "deploy_seconds": 20.0, "push_refresh_poll_seconds": 5.0, "deploy_over_push_refresh_poll": 4.0,
+        "rollback_seconds": 7.5, "rollback_over_push_refresh_poll": 1.5}})
+    assert "| deploy.yml to Synced and Healthy | 20.0 s | git push + refresh + poll 5.0 s | 4.0 |" in table
+    assert "| failed smoke check to its revert Synced and Healthy | 7.5 s | git push + refresh + poll 5.0 s | 1.5 |" in table
