@@ -19,6 +19,7 @@ Run as a script, it is the job's process: ``python awx_job.py <private data dir>
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -28,9 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@functools.lru_cache(maxsize=None)
 def definitions() -> dict:
     """roles/awx's variables as AWX gets them, every template rendered (tests/unit/test_awx_definitions.py renders
-    them): awx_job_templates, awx_credential_types, awx_release_workflow..."""
+    them, in a process of its own: once per test process): awx_job_templates, awx_credential_types,
+    awx_release_workflow... Not to be changed by the caller."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("awx_definitions", ROOT / "tests/unit/test_awx_definitions.py")
@@ -93,6 +96,16 @@ def injected_env(credential_type: dict, inputs: dict) -> dict[str, str]:
     sandbox = ImmutableSandboxedEnvironment()
     return {name: sandbox.from_string(template).render(**inputs)
             for name, template in credential_type["injectors"].get("env", {}).items()}
+
+
+def ovh_credentials(env: dict) -> dict[str, str]:
+    """What an "OVHcloud API" credential (application key mode) injects, its inputs read from ``env``'s OVH_*
+    variables (the emulator's)."""
+    ovh = next(t for t in definitions()["awx_credential_types"] if t["name"] == "OVHcloud API")
+    return injected_env(ovh, {
+        "endpoint": env["OVH_ENDPOINT"], "project": env["OVH_CLOUD_PROJECT_SERVICE"],
+        "application_key": env["OVH_APPLICATION_KEY"], "application_secret": env["OVH_APPLICATION_SECRET"],
+        "consumer_key": env["OVH_CONSUMER_KEY"]})
 
 
 class Job:

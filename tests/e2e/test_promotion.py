@@ -496,10 +496,7 @@ def awx_jobs(envs: Envs):
     sandbox = envs.env
     types = {t["name"]: t for t in data["awx_credential_types"]}
     credentials = {
-        **awx_job.injected_env(types["OVHcloud API"], {
-            "endpoint": sandbox["OVH_ENDPOINT"], "project": sandbox["OVH_CLOUD_PROJECT_SERVICE"],
-            "application_key": sandbox["OVH_APPLICATION_KEY"], "application_secret": sandbox["OVH_APPLICATION_SECRET"],
-            "consumer_key": sandbox["OVH_CONSUMER_KEY"]}),
+        **awx_job.ovh_credentials(sandbox),
         **awx_job.injected_env(types["Keiko GitOps repository"], {
             "username": sandbox["KEIKO_GITOPS_USERNAME"], "password": sandbox["KEIKO_GITOPS_PASSWORD"],
             "url": sandbox["KEIKO_GITOPS_URL"]}),

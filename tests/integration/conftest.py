@@ -6,8 +6,10 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+# tests/e2e for awx_job (a job of roles/awx's templates run as AWX runs it), which some integration tests use too.
+for path in (HERE, os.path.join(os.path.dirname(HERE), "e2e")):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 from ovh_emulator.testing import EmulatorProcess  # noqa: E402
 

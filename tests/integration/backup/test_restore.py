@@ -1,18 +1,14 @@
 """playbooks/restore.yml on what the CronJob's script uploaded: Debian's PostgreSQL server, moto's S3 server, the AWS
 CLI from PyPI, an inventory of one environment; a drill as the "Keiko restore" AWX job template runs it."""
 
-import importlib.util
 import json
 import sys
 
 import pytest
 import yaml
 
-from backup_data import CHECKSUMS, REPO, ansible_playbook
-
-_spec = importlib.util.spec_from_file_location("awx_job", REPO / "tests" / "e2e" / "awx_job.py")
-awx_job = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(awx_job)
+import awx_job
+from backup_data import CHECKSUMS, ansible_playbook
 
 
 @pytest.fixture(scope="module")

@@ -8,23 +8,18 @@ starts it now, not about the dumps (tests/integration/backup runs the CronJob's 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
+import awx_job
+
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 NAMESPACE = "keiko-backup"
-
-_spec = importlib.util.spec_from_file_location("awx_job", ROOT / "tests" / "e2e" / "awx_job.py")
-awx_job = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(awx_job)
 
 
 def cronjob(image: str) -> dict:

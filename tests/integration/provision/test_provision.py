@@ -5,7 +5,6 @@ write), check mode on the converged sandbox, one changed value, the dynamic inve
 production, destroy as the "Keiko destroy" AWX job template runs it (its survey, its OVH credential), destroy again.
 """
 
-import importlib.util
 import json
 import stat
 from pathlib import Path
@@ -13,11 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+import awx_job
+
 REPO = Path(__file__).resolve().parents[3]
 
-_spec = importlib.util.spec_from_file_location("awx_job", REPO / "tests" / "e2e" / "awx_job.py")
-awx_job = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(awx_job)
 
 SERVICES = ["identity", "learning", "reputation", "passport", "governance", "marketplace"]
 PROJECT = "/cloud/project/{serviceName}"
@@ -231,14 +229,8 @@ def destroy_job(sandbox, tmp_path, answers):
     """The job template "Keiko destroy" launched on inventories/sandbox, run as AWX runs it (tests/e2e/awx_job.py):
     its survey checks the answers, the "OVHcloud API" credential's injector gives the only OVH variables, no terminal.
     Returns the job and the emulator's API requests it sent."""
-    data = awx_job.definitions()
-    template = next(t for t in data["awx_job_templates"] if t["name"] == "Keiko destroy")
-    ovh = next(t for t in data["awx_credential_types"] if t["name"] == "OVHcloud API")
-    emu = sandbox.emu.env_signature
-    credentials = awx_job.injected_env(ovh, {
-        "endpoint": emu["OVH_ENDPOINT"], "project": emu["OVH_CLOUD_PROJECT_SERVICE"],
-        "application_key": emu["OVH_APPLICATION_KEY"], "application_secret": emu["OVH_APPLICATION_SECRET"],
-        "consumer_key": emu["OVH_CONSUMER_KEY"]})
+    template = awx_job.template("Keiko destroy")
+    credentials = awx_job.ovh_credentials(sandbox.emu.env_signature)
     extra_vars = awx_job.survey_answers(template["survey"], answers)
     since = sandbox.last_seq()
     job = awx_job.run(tmp_path / "awx", template["playbook"], "inventories/sandbox", extra_vars, credentials,
