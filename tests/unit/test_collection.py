@@ -47,7 +47,7 @@ def test_galaxy_build_produces_the_tarball_without_local_state(tmp_path):
                 and any(part in sandbox_packages for part in n[:-3].split("/"))]
 
 
-@pytest.mark.parametrize("kind,folder", [("module", "modules"), ("inventory", "inventory")])
+@pytest.mark.parametrize("kind,folder", [("module", "modules"), ("inventory", "inventory"), ("filter", "filter")])
 def test_ansible_doc_renders_every_plugin(kind, folder):
     names = plugin_names(folder)
     if kind == "module":
