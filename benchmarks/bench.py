@@ -15,6 +15,13 @@ shared machine are noise, a ratio is not. Writes ``<out>/bench.json`` and ``<out
                smoke check of a deploy to the release role's revert commit Synced and Healthy, against the same.
   5. growth    the ``gitops_repository`` role (render, kustomize build, compare, commit) with 7, 70 and 700
                services, then again with nothing to change: seconds per service against the 7-service run.
+     releases  on a second sandbox with dev and staging (``inventories/sandbox-envs --limit dev,staging``), the same
+               sizes in turn (bootstrap renders them; each service one pod): ``deploy.yml`` of one service to dev
+               against a plain push + refresh + poll of one image; a push of a new image for every service to dev
+               (the baseline: push + refresh + poll of N images), then ``promote.yml`` dev -> staging of all N
+               against it, with seconds per promoted service against the smallest size, the promotion's own push
+               to staging Synced and Healthy, and the OVH and Argo CD requests (each Argo CD's gRPC calls, from its
+               API server's metrics) per service.
   6. memory    peak resident memory of the largest process of each playbook run, and of the sandbox's processes.
 
 Usage: python benchmarks/bench.py [--out DIR] [--sizes 7,70,700] [--only api,tasks,...] [--keep]
@@ -43,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
-SECTIONS = ("api", "tasks", "bootstrap", "latency", "growth", "memory")
+SECTIONS = ("api", "tasks", "bootstrap", "latency", "growth", "releases", "memory")
 
 
 def recap(out: str) -> dict:
@@ -94,8 +101,9 @@ class Sandbox:
         self.env.setdefault("KEIKO_UPSTREAM_MIRROR", str(ROOT.parent / "shared" / "upstream"))
 
     def down(self) -> None:
-        subprocess.run([str(BIN / "keiko-sandbox"), "down", "--dir", str(self.dir)], capture_output=True, text=True,
-                       timeout=300, check=False)
+        if self.dir.exists():
+            subprocess.run([str(BIN / "keiko-sandbox"), "down", "--dir", str(self.dir)], capture_output=True,
+                           text=True, timeout=300, check=False)
 
     def playbook(self, playbook: str, *args: str, inventory: str = "inventories/sandbox") -> dict:
         return timed([str(BIN / "ansible-playbook"), "-i", inventory, playbook, *args], self.env)
@@ -421,6 +429,153 @@ def bench_growth(root: Path, sizes: list[int]) -> dict:
     return {str(k): v for k, v in out.items()}
 
 
+# -- releases at 7, 70 and 700 services on dev and staging --------------------------------------------------------
+ENVS_INVENTORY = "inventories/sandbox-envs"
+
+
+def services_of(n: int) -> list[dict]:
+    """N services (the last the API gateway), one pod each with a request the sandbox's nodes hold 700 of."""
+    small = {"requests": {"cpu": "1m", "memory": "1Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
+    return [{"name": f"svc{i:04d}", "resources": small} for i in range(n - 1)] + [{"name": "gateway", "resources": small}]
+
+
+def grpc_calls(metrics: str) -> int:
+    """The gRPC calls an Argo CD API server handled (its REST API is a gateway to them): grpc_server_handled_total,
+    without the health checks."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("grpc_server_handled_total{") and 'grpc_service="grpc.health.v1.Health"' not in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def per_size_ratios(out: dict, key: str) -> None:
+    """``<key>_over_smallest`` for every size: the figure at that size against the smallest size's."""
+    sizes = sorted(out)
+    for n in sizes:
+        out[n][f"{key}_over_smallest"] = ratio(out[n][key], out[sizes[0]][key])
+
+
+class Envs(Sandbox):
+    """A sandbox for inventories/sandbox-envs (dev and staging here): a control plane and an Argo CD per cluster."""
+
+    ENVS = ("dev", "staging")
+
+    def playbook(self, playbook: str, *args: str, inventory: str = ENVS_INVENTORY) -> dict:
+        return timed([str(BIN / "ansible-playbook"), "-i", inventory, playbook, "--limit", ",".join(self.ENVS), *args],
+                     self.env)
+
+    def argocd_dir(self, name: str) -> Path:
+        return Path(self.env["KEIKO_SANDBOX_CLUSTERS_DIR"]) / f"keikolatam-{name}" / "argocd"
+
+    def env_argocd(self, name: str, path: str, method: str = "GET", body: dict | None = None) -> dict:
+        url = (self.argocd_dir(name) / "url").read_text().strip()
+        tokens = self.__dict__.setdefault("_tokens", {})
+        if name not in tokens:
+            password = (self.argocd_dir(name) / "admin-password").read_text().strip()
+            tokens[name] = localargo_run.api_request(url + "/api/v1/session", "POST",
+                                                     {"username": "admin", "password": password})["token"]
+        return localargo_run.api_request(url + path, method, body, tokens[name])
+
+    def argocd_calls(self) -> int:
+        """gRPC calls handled so far by the environments' Argo CD API servers, summed."""
+        total = 0
+        for name in self.ENVS:
+            cfg = localargo_run.load_config(self.argocd_dir(name).parent / "localargo")  # the sandbox's layout
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with opener.open(f"http://127.0.0.1:{cfg['ports']['server-metrics']}/metrics", timeout=30) as resp:
+                total += grpc_calls(resp.read().decode())
+        return total
+
+    def wait_app(self, name: str, revision: str, timeout: float = 900) -> float:
+        start = time.monotonic()
+        app = f"keiko-{name}-services"
+        while time.monotonic() - start < timeout:
+            status = self.env_argocd(name, f"/api/v1/applications/{app}").get("status", {})
+            if (status.get("sync", {}).get("status") == "Synced" and status.get("sync", {}).get("revision") == revision
+                    and status.get("health", {}).get("status") == "Healthy"):
+                return time.monotonic() - start
+            time.sleep(0.25)
+        raise SystemExit(f"bench: {app} not Synced and Healthy at {revision} after {timeout}s")
+
+    def push_images(self, name: str, tags: dict[str, str]) -> float:
+        """The baseline: a plain commit of new tags in the environment's overlay, push, refresh, poll until Synced and
+        Healthy at it (seconds from the push)."""
+        import yaml  # pylint: disable=import-outside-toplevel
+        work = self.root / "work"
+        git_env = dict(self.env, GIT_TERMINAL_PROMPT="0")
+        if not work.exists():
+            subprocess.run(["git", "clone", "-q", self.authenticated_url(), str(work)], env=git_env, check=True,
+                           timeout=120)
+        subprocess.run(["git", "pull", "-q", "--rebase"], cwd=work, env=git_env, check=True, timeout=120)
+        overlay = work / "k8s" / "overlays" / name / "kustomization.yaml"
+        data = yaml.safe_load(overlay.read_text())
+        for entry in data.get("images", []):
+            service = entry.get("name", "").rsplit("/", 1)[-1]
+            if service in tags:
+                entry.pop("digest", None)
+                entry["newTag"] = tags[service]
+        overlay.write_text(yaml.safe_dump(data, sort_keys=False))
+        for args in (["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@keikolatam.invalid", "commit",
+                                     "-q", "-m", f"bench: {len(tags)} images in {name}"]):
+            subprocess.run(["git", *args], cwd=work, env=git_env, check=True, timeout=60)
+        start = time.monotonic()
+        subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=work, env=git_env, check=True, timeout=120)
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=True,
+                                  timeout=60).stdout.strip()
+        self.env_argocd(name, f"/api/v1/applications/keiko-{name}-services?refresh=normal")
+        self.wait_app(name, revision, timeout=900)
+        return time.monotonic() - start
+
+
+def bench_releases(root: Path, sizes: list[int]) -> dict:
+    """deploy.yml and promote.yml in environments of 7, 70 and 700 services (see the module's docstring)."""
+    sb = Envs(root)
+    out: dict[int, dict] = {}
+    try:
+        sb.up()
+        # Nodes for the largest size (the sandbox's nodes hold 110 pods each), in one pool.
+        pools = [{"name": "applications", "flavor": "b2-7", "desired_nodes": max(sizes) // 100 + 2,
+                  "min_nodes": 1, "max_nodes": max(sizes) // 100 + 4, "autoscale": False}]
+        must(sb.playbook("playbooks/provision.yml", "-e", json.dumps({"keiko_node_pools": pools})), "provision dev, staging")
+        for n in sizes:
+            services = json.dumps({"keiko_services": services_of(n)})
+            boot = must(sb.playbook("playbooks/bootstrap.yml", "-e", services), f"bootstrap with {n} services")
+            row: dict = {"bootstrap_seconds": round(boot["seconds"], 2)}
+            # deploy.yml of one service, against a plain push of one image.
+            seq, calls = sb.last_seq(), sb.argocd_calls()
+            deploy = must(sb.playbook("playbooks/deploy.yml", "-e", services, "-e", "env=dev", "-e", "service=gateway",
+                                      "-e", f"image=1.{n}.0"), f"deploy.yml with {n} services")
+            row.update(deploy_seconds=round(deploy["seconds"], 2), deploy_ovh_requests=len(sb.requests(seq)),
+                       deploy_argocd_calls=sb.argocd_calls() - calls)
+            row["push_one_seconds"] = round(sb.push_images("dev", {"svc0000": f"1.{n}.1"}), 2)
+            row["deploy_over_push_one"] = ratio(row["deploy_seconds"], row["push_one_seconds"])
+            # A new image for every service in dev by a plain push: the baseline of the promotion of all of them.
+            names = [s["name"] for s in services_of(n)]
+            row["push_all_seconds"] = round(sb.push_images("dev", {name: f"2.{n}.0" for name in names}), 2)
+            seq, calls = sb.last_seq(), sb.argocd_calls()
+            promote = must(sb.playbook("playbooks/promote.yml", "-e", services, "-e", "from=dev", "-e", "to=staging"),
+                           f"promote.yml with {n} services")
+            match = re.search(r"push to Synced and Healthy took ([0-9.]+) s", promote["out"])
+            row.update(promote_seconds=round(promote["seconds"], 2), promote_ovh_requests=len(sb.requests(seq)),
+                       promote_argocd_calls=sb.argocd_calls() - calls,
+                       promote_push_to_synced_seconds=float(match.group(1)) if match else None,
+                       promote_peak_kib=promote["peak_kib"])
+            row["promote_over_push_all"] = ratio(row["promote_seconds"], row["push_all_seconds"])
+            row["promote_per_service"] = round(row["promote_seconds"] / n, 3)
+            row["promote_argocd_calls_per_service"] = round(row["promote_argocd_calls"] / n, 3)
+            row["promote_ovh_requests_per_service"] = round(row["promote_ovh_requests"] / n, 3)
+            if row["promote_push_to_synced_seconds"] is not None:
+                row["promote_push_to_synced_over_push_all"] = ratio(row["promote_push_to_synced_seconds"],
+                                                                    row["push_all_seconds"])
+            out[n] = row
+        per_size_ratios(out, "deploy_seconds")
+        per_size_ratios(out, "promote_per_service")
+    finally:
+        sb.down()
+    return {str(k): v for k, v in out.items()}
+
+
 # -- the report ---------------------------------------------------------------------------------------------------
 def markdown(results: dict) -> str:
     lines = [f"Machine: {results['machine']}; {results['date']}.", "", "| figure | value | baseline | ratio |",
@@ -456,6 +611,21 @@ def markdown(results: dict) -> str:
         for n, g in growth.items():
             lines.append(f"| render {n} services: s/service (again) | {g['per_service']} ({g['again_per_service']}) | "
                          f"the smallest size | {g['per_service_over_smallest']} ({g['again_per_service_over_smallest']}) |")
+    releases = results.get("releases")
+    if releases:
+        for n, r in releases.items():
+            lines.append(f"| deploy.yml of 1 service in {n} (OVH, Argo CD requests) | {r['deploy_seconds']} s "
+                         f"({r['deploy_ovh_requests']}, {r['deploy_argocd_calls']}) | git push + refresh + poll "
+                         f"{r['push_one_seconds']} s | {r['deploy_over_push_one']} (size: {r['deploy_seconds_over_smallest']}) |")
+            lines.append(f"| promote.yml of {n} services: s/service (OVH, Argo CD requests/service) | "
+                         f"{r['promote_seconds']} s: {r['promote_per_service']} ({r['promote_ovh_requests_per_service']}, "
+                         f"{r['promote_argocd_calls_per_service']}) | push of {n} images + refresh + poll "
+                         f"{r['push_all_seconds']} s | {r['promote_over_push_all']} "
+                         f"(per service: {r['promote_per_service_over_smallest']}) |")
+            if r.get("promote_push_to_synced_seconds") is not None:
+                lines.append(f"| promotion of {n}: its push to staging Synced and Healthy | "
+                             f"{r['promote_push_to_synced_seconds']} s | push of {n} images + refresh + poll "
+                             f"{r['push_all_seconds']} s | {r['promote_push_to_synced_over_push_all']} |")
     mem = results.get("memory")
     if mem:
         for what, kib in mem.items():
@@ -492,6 +662,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["sandbox_processes"] = sorted(procs, key=lambda p: -p["peak_kib"])[:12]
         if "growth" in only:
             results["growth"] = bench_growth(root, sizes)
+        if "releases" in only:
+            if not args.keep:
+                sb.down()  # one sandbox at a time on the machine
+            results["releases"] = bench_releases(root / "releases", sizes)
     finally:
         if not args.keep:
             sb.down()

@@ -67,3 +67,46 @@ def test_the_table_gives_the_rollback_latency_against_a_plain_push():
         "rollback_seconds": 7.5, "rollback_over_push_refresh_poll": 1.5}})
     assert "| deploy.yml to Synced and Healthy | 20.0 s | git push + refresh + poll 5.0 s | 4.0 |" in table
     assert "| failed smoke check to its revert Synced and Healthy | 7.5 s | git push + refresh + poll 5.0 s | 1.5 |" in table
+
+
+def test_argocd_calls_are_the_grpc_calls_its_api_server_handled():
+    metrics = ("# HELP grpc_server_handled_total Total number of RPCs completed on the server.\n"
+               "# TYPE grpc_server_handled_total counter\n"
+               'grpc_server_handled_total{grpc_code="OK",grpc_method="Get",grpc_service="application.ApplicationService"'
+               ',grpc_type="unary"} 12\n'
+               'grpc_server_handled_total{grpc_code="OK",grpc_method="Create",grpc_service="session.SessionService"'
+               ',grpc_type="unary"} 3\n'
+               'grpc_server_started_total{grpc_method="Get",grpc_service="application.ApplicationService"} 15\n'
+               'grpc_server_handled_total{grpc_code="OK",grpc_method="Check",grpc_service="grpc.health.v1.Health",'
+               'grpc_type="unary"} 40\n'
+               "grpc_server_handled_total_other 99\n")
+    assert bench.grpc_calls(metrics) == 15
+
+
+def test_each_size_is_compared_with_the_smallest():
+    out = {700: {"promote_per_service": 0.05}, 7: {"promote_per_service": 2.0}, 70: {"promote_per_service": 0.5}}
+    bench.per_size_ratios(out, "promote_per_service")
+    assert [out[n]["promote_per_service_over_smallest"] for n in (7, 70, 700)] == [1.0, 0.25, 0.03]
+
+
+def test_the_bench_services_fit_the_sandbox_nodes_and_end_with_the_gateway():
+    services = bench.services_of(70)
+    assert len(services) == 70 and len({s["name"] for s in services}) == 70
+    assert services[-1]["name"] == "gateway"
+    assert all(s["resources"]["requests"] == {"cpu": "1m", "memory": "1Mi"} for s in services)
+
+
+def test_the_table_gives_deploy_and_promote_at_each_size_with_requests_per_service():
+    row = {"deploy_seconds": 12.0, "deploy_ovh_requests": 0, "deploy_argocd_calls": 9, "push_one_seconds": 4.0,
+           "deploy_over_push_one": 3.0, "deploy_seconds_over_smallest": 1.1, "promote_seconds": 70.0,
+           "promote_per_service": 0.1, "promote_ovh_requests_per_service": 0.0,
+           "promote_argocd_calls_per_service": 0.02, "push_all_seconds": 35.0, "promote_over_push_all": 2.0,
+           "promote_per_service_over_smallest": 0.05, "promote_push_to_synced_seconds": 30.0,
+           "promote_push_to_synced_over_push_all": 0.86}
+    table = bench.markdown({"machine": "m", "date": "d", "releases": {"700": row}})
+    assert ("| deploy.yml of 1 service in 700 (OVH, Argo CD requests) | 12.0 s (0, 9) | git push + refresh + poll 4.0 s"
+            " | 3.0 (size: 1.1) |") in table
+    assert ("| promote.yml of 700 services: s/service (OVH, Argo CD requests/service) | 70.0 s: 0.1 (0.0, 0.02) | push "
+            "of 700 images + refresh + poll 35.0 s | 2.0 (per service: 0.05) |") in table
+    assert ("| promotion of 700: its push to staging Synced and Healthy | 30.0 s | push of 700 images + refresh + poll "
+            "35.0 s | 0.86 |") in table
