@@ -88,7 +88,8 @@ TARGETS ?=
 integration-targets: venv collection
 	$(BIN)/python tests/integration/integration_targets.py $(TARGETS)
 
-# The test command (README, .ci/run): quality gates first, then every test with branch coverage.
+# The test command (README, .ci/run): quality gates first, then every test with branch coverage; each test's time in
+# tests/output/junit.xml (where CI's minutes go).
 COVERAGE_DIR := $(CURDIR)/tests/output/coverage
 # Two workers (one per core); tests are spread one by one, but for the ordered or control-plane directories
 # that tests/conftest.py (SERIAL_DIRS) keeps on one worker, in order.
@@ -98,6 +99,7 @@ test: venv collection kube-binaries argocd-binaries actionlint-binary lint sanit
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/python -m pytest --rootdir=$(CURDIR) -n $(PYTEST_WORKERS) --dist loadgroup --durations=40 \
+	  --junitxml=$(CURDIR)/tests/output/junit.xml \
 	  --cov --cov-config=.coveragerc --cov-report= tests sandbox/tests; rc=$$?; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage combine --append --rcfile=.coveragerc -q $(COVERAGE_DIR)/modules*; \
 	COVERAGE_FILE=$(COVERAGE_DIR)/combined $(BIN)/coverage report --rcfile=.coveragerc; \
