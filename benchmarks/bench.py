@@ -539,41 +539,52 @@ def bench_releases(root: Path, sizes: list[int]) -> dict:
                   "min_nodes": 1, "max_nodes": max(sizes) // 100 + 4, "autoscale": False}]
         must(sb.playbook("playbooks/provision.yml", "-e", json.dumps({"keiko_node_pools": pools})), "provision dev, staging")
         for n in sizes:
-            services = json.dumps({"keiko_services": services_of(n)})
-            boot = must(sb.playbook("playbooks/bootstrap.yml", "-e", services), f"bootstrap with {n} services")
-            row: dict = {"bootstrap_seconds": round(boot["seconds"], 2)}
-            # deploy.yml of one service, against a plain push of one image.
-            seq, calls = sb.last_seq(), sb.argocd_calls()
-            deploy = must(sb.playbook("playbooks/deploy.yml", "-e", services, "-e", "env=dev", "-e", "service=gateway",
-                                      "-e", f"image=1.{n}.0"), f"deploy.yml with {n} services")
-            row.update(deploy_seconds=round(deploy["seconds"], 2), deploy_ovh_requests=len(sb.requests(seq)),
-                       deploy_argocd_calls=sb.argocd_calls() - calls)
-            row["push_one_seconds"] = round(sb.push_images("dev", {"svc0000": f"1.{n}.1"}), 2)
-            row["deploy_over_push_one"] = ratio(row["deploy_seconds"], row["push_one_seconds"])
-            # A new image for every service in dev by a plain push: the baseline of the promotion of all of them.
-            names = [s["name"] for s in services_of(n)]
-            row["push_all_seconds"] = round(sb.push_images("dev", {name: f"2.{n}.0" for name in names}), 2)
-            seq, calls = sb.last_seq(), sb.argocd_calls()
-            promote = must(sb.playbook("playbooks/promote.yml", "-e", services, "-e", "from=dev", "-e", "to=staging"),
-                           f"promote.yml with {n} services")
-            match = re.search(r"push to Synced and Healthy took ([0-9.]+) s", promote["out"])
-            row.update(promote_seconds=round(promote["seconds"], 2), promote_ovh_requests=len(sb.requests(seq)),
-                       promote_argocd_calls=sb.argocd_calls() - calls,
-                       promote_push_to_synced_seconds=float(match.group(1)) if match else None,
-                       promote_peak_kib=promote["peak_kib"])
-            row["promote_over_push_all"] = ratio(row["promote_seconds"], row["push_all_seconds"])
-            row["promote_per_service"] = round(row["promote_seconds"] / n, 3)
-            row["promote_argocd_calls_per_service"] = round(row["promote_argocd_calls"] / n, 3)
-            row["promote_ovh_requests_per_service"] = round(row["promote_ovh_requests"] / n, 3)
-            if row["promote_push_to_synced_seconds"] is not None:
-                row["promote_push_to_synced_over_push_all"] = ratio(row["promote_push_to_synced_seconds"],
-                                                                    row["push_all_seconds"])
-            out[n] = row
-        per_size_ratios(out, "deploy_seconds")
-        per_size_ratios(out, "promote_per_service")
+            try:
+                out[n] = _releases_at(sb, n)
+            except SystemExit as exc:  # keep the sizes measured so far, and say why this one has no figures
+                out[n] = {"failed": str(exc)[-3000:]}
+                break
+        measured = {n: row for n, row in out.items() if "failed" not in row}
+        if measured:
+            per_size_ratios(measured, "deploy_seconds")
+            per_size_ratios(measured, "promote_per_service")
     finally:
         sb.down()
     return {str(k): v for k, v in out.items()}
+
+
+def _releases_at(sb: Envs, n: int) -> dict:
+    """One size of bench_releases: bootstrap with N services, then deploy.yml and promote.yml against their pushes."""
+    services = json.dumps({"keiko_services": services_of(n)})
+    boot = must(sb.playbook("playbooks/bootstrap.yml", "-e", services), f"bootstrap with {n} services")
+    row: dict = {"bootstrap_seconds": round(boot["seconds"], 2)}
+    # deploy.yml of one service, against a plain push of one image.
+    seq, calls = sb.last_seq(), sb.argocd_calls()
+    deploy = must(sb.playbook("playbooks/deploy.yml", "-e", services, "-e", "env=dev", "-e", "service=gateway",
+                              "-e", f"image=1.{n}.0"), f"deploy.yml with {n} services")
+    row.update(deploy_seconds=round(deploy["seconds"], 2), deploy_ovh_requests=len(sb.requests(seq)),
+               deploy_argocd_calls=sb.argocd_calls() - calls)
+    row["push_one_seconds"] = round(sb.push_images("dev", {"svc0000": f"1.{n}.1"}), 2)
+    row["deploy_over_push_one"] = ratio(row["deploy_seconds"], row["push_one_seconds"])
+    # A new image for every service in dev by a plain push: the baseline of the promotion of all of them.
+    names = [s["name"] for s in services_of(n)]
+    row["push_all_seconds"] = round(sb.push_images("dev", {name: f"2.{n}.0" for name in names}), 2)
+    seq, calls = sb.last_seq(), sb.argocd_calls()
+    promote = must(sb.playbook("playbooks/promote.yml", "-e", services, "-e", "from=dev", "-e", "to=staging"),
+                   f"promote.yml with {n} services")
+    match = re.search(r"push to Synced and Healthy took ([0-9.]+) s", promote["out"])
+    row.update(promote_seconds=round(promote["seconds"], 2), promote_ovh_requests=len(sb.requests(seq)),
+               promote_argocd_calls=sb.argocd_calls() - calls,
+               promote_push_to_synced_seconds=float(match.group(1)) if match else None,
+               promote_peak_kib=promote["peak_kib"])
+    row["promote_over_push_all"] = ratio(row["promote_seconds"], row["push_all_seconds"])
+    row["promote_per_service"] = round(row["promote_seconds"] / n, 3)
+    row["promote_argocd_calls_per_service"] = round(row["promote_argocd_calls"] / n, 3)
+    row["promote_ovh_requests_per_service"] = round(row["promote_ovh_requests"] / n, 3)
+    if row["promote_push_to_synced_seconds"] is not None:
+        row["promote_push_to_synced_over_push_all"] = ratio(row["promote_push_to_synced_seconds"],
+                                                            row["push_all_seconds"])
+    return row
 
 
 # -- the report ---------------------------------------------------------------------------------------------------
@@ -614,6 +625,10 @@ def markdown(results: dict) -> str:
     releases = results.get("releases")
     if releases:
         for n, r in releases.items():
+            if "failed" in r:
+                reason = r["failed"].strip().splitlines()[0] if r["failed"].strip() else "?"
+                lines.append(f"| releases with {n} services | failed: {reason} | | |")
+                continue
             lines.append(f"| deploy.yml of 1 service in {n} (OVH, Argo CD requests) | {r['deploy_seconds']} s "
                          f"({r['deploy_ovh_requests']}, {r['deploy_argocd_calls']}) | git push + refresh + poll "
                          f"{r['push_one_seconds']} s | {r['deploy_over_push_one']} (size: {r['deploy_seconds_over_smallest']}) |")
@@ -626,6 +641,8 @@ def markdown(results: dict) -> str:
                 lines.append(f"| promotion of {n}: its push to staging Synced and Healthy | "
                              f"{r['promote_push_to_synced_seconds']} s | push of {n} images + refresh + poll "
                              f"{r['push_all_seconds']} s | {r['promote_push_to_synced_over_push_all']} |")
+    if results.get("failed"):
+        lines.append(f"| (the run stopped) | failed: {results['failed'].strip().splitlines()[0]} | | |")
     mem = results.get("memory")
     if mem:
         for what, kib in mem.items():
@@ -649,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{platform.python_version()}", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     root = Path(tempfile.mkdtemp(prefix="keiko-bench-"))
     sb = Sandbox(root)
+    rc = 0
     try:
         if only & {"api", "tasks", "bootstrap", "latency", "memory"}:
             sb.up()
@@ -666,6 +684,10 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep:
                 sb.down()  # one sandbox at a time on the machine
             results["releases"] = bench_releases(root / "releases", sizes)
+    except SystemExit as exc:  # a section failed: the report still gives what was measured before it
+        results["failed"] = str(exc)[-3000:]
+        print(results["failed"], file=sys.stderr)
+        rc = 1
     finally:
         if not args.keep:
             sb.down()
@@ -677,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "bench.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     (out / "bench.md").write_text(markdown(results))
     print(markdown(results))
-    return 0
+    return rc
 
 
 if __name__ == "__main__":

@@ -110,3 +110,17 @@ def test_the_table_gives_deploy_and_promote_at_each_size_with_requests_per_servi
             "of 700 images + refresh + poll 35.0 s | 2.0 (per service: 0.05) |") in table
     assert ("| promotion of 700: its push to staging Synced and Healthy | 30.0 s | push of 700 images + refresh + poll "
             "35.0 s | 0.86 |") in table
+
+
+def test_a_size_that_failed_is_reported_with_its_reason_and_the_sizes_before_it_kept():
+    row = {"deploy_seconds": 12.0, "deploy_ovh_requests": 0, "deploy_argocd_calls": 9, "push_one_seconds": 4.0,
+           "deploy_over_push_one": 3.0, "deploy_seconds_over_smallest": 1.0, "promote_seconds": 7.0,
+           "promote_per_service": 1.0, "promote_ovh_requests_per_service": 0.0,
+           "promote_argocd_calls_per_service": 2.0, "push_all_seconds": 5.0, "promote_over_push_all": 1.4,
+           "promote_per_service_over_smallest": 1.0, "promote_push_to_synced_seconds": None}
+    table = bench.markdown({"machine": "m", "date": "d", "failed": "bench: promote.yml failed (rc 2):\nmore",
+                            "releases": {"7": row, "700": {"failed": "bench: bootstrap with 700 services failed (rc 2):\n"}}})
+    assert "| promote.yml of 7 services" in table
+    assert "| promotion of 7:" not in table  # no push-to-synced figure, no row
+    assert "| releases with 700 services | failed: bench: bootstrap with 700 services failed (rc 2): | | |" in table
+    assert "| (the run stopped) | failed: bench: promote.yml failed (rc 2): | | |" in table
