@@ -18,7 +18,7 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt tests/requirements.txt sandbox/pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: help venv collection kube-binaries argocd-binaries actionlint-binary actionlint lint yamllint ansible-lint sanity \
-        unit integration integration-targets test build sandbox sandbox-up sandbox-down bench ee
+        unit integration integration-targets quality test build sandbox sandbox-up sandbox-down bench ee
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -53,6 +53,11 @@ actionlint: actionlint-binary
 	hack/actionlint.sh -no-color extensions/ci/github/*.yml
 
 lint: yamllint ansible-lint actionlint
+
+# The quality gates of make test: the linters and ansible-test sanity side by side (neither fills both cores), each
+# one's output printed whole when it ends.
+quality: venv collection actionlint-binary
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint sanity
 
 sanity: venv
 	hack/sanity.sh
@@ -94,7 +99,7 @@ COVERAGE_DIR := $(CURDIR)/tests/output/coverage
 # Two workers (one per core); tests are spread one by one, but for the ordered or control-plane directories
 # that tests/conftest.py (SERIAL_DIRS) keeps on one worker, in order.
 PYTEST_WORKERS ?= 2
-test: venv collection kube-binaries argocd-binaries actionlint-binary lint sanity
+test: venv collection kube-binaries argocd-binaries actionlint-binary quality
 	@rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)
 	@set +e; \
 	_ANSIBLE_ANSIBALLZ_COVERAGE_CONFIG='{"config": "$(CURDIR)/.coveragerc", "output": "$(COVERAGE_DIR)/modules"}' \
