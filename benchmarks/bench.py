@@ -316,10 +316,9 @@ def bench_latency(sb: Sandbox) -> dict:
     git_env = dict(sb.env, GIT_TERMINAL_PROMPT="0")
     subprocess.run(["git", "clone", "-q", sb.authenticated_url(), str(work)], env=git_env, check=True, timeout=120)
     import yaml  # pylint: disable=import-outside-toplevel
-    overlay = next(work.glob("k8s/overlays/*/kustomization.yaml"))
-    data = yaml.safe_load(overlay.read_text())
-    entry = next((i for i in data.get("images", []) if i.get("name", "").endswith("/learning")
-                  or i.get("name") == "learning"), None)
+    overlay = next(work.glob("k8s/overlays/*/learning/kustomization.yaml"), None)
+    data = yaml.safe_load(overlay.read_text()) if overlay else {}
+    entry = next((i for i in data.get("images", []) if i.get("name") == "keiko/learning"), None)
     if entry is None:
         return {"deploy_seconds": round(run["seconds"], 2), "baseline": "no learning image entry in " + str(overlay)}
     entry["newTag"] = "0.2.0-bench"
@@ -508,14 +507,14 @@ class Envs(Sandbox):
             subprocess.run(["git", "clone", "-q", self.authenticated_url(), str(work)], env=git_env, check=True,
                            timeout=120)
         subprocess.run(["git", "pull", "-q", "--rebase"], cwd=work, env=git_env, check=True, timeout=120)
-        overlay = work / "k8s" / "overlays" / name / "kustomization.yaml"
-        data = yaml.safe_load(overlay.read_text())
-        for entry in data.get("images", []):
-            service = entry.get("name", "").rsplit("/", 1)[-1]
-            if service in tags:
-                entry.pop("digest", None)
-                entry["newTag"] = tags[service]
-        overlay.write_text(yaml.safe_dump(data, sort_keys=False))
+        for service, tag in tags.items():
+            overlay = work / "k8s" / "overlays" / name / service / "kustomization.yaml"
+            data = yaml.safe_load(overlay.read_text())
+            for entry in data.get("images", []):
+                if entry.get("name") == "keiko/" + service:
+                    entry.pop("digest", None)
+                    entry["newTag"] = tag
+            overlay.write_text(yaml.safe_dump(data, sort_keys=False))
         for args in (["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@keikolatam.invalid", "commit",
                                      "-q", "-m", f"bench: {len(tags)} images in {name}"]):
             subprocess.run(["git", *args], cwd=work, env=git_env, check=True, timeout=60)

@@ -519,8 +519,35 @@ def file_diff(path, before, after):
             "before": before or "", "after": after or ""}
 
 
-# The overlays' images (kustomize ``images`` entries named ``keiko/<service>``), read by the gitops_* modules.
+# The overlays' layout, read and written by the gitops_* modules and the gitops_repository role: an environment's
+# overlay, ``k8s/overlays/<env>/kustomization.yaml``, lists one directory per service (``resources: [identity,
+# ...]``); each service's kustomization, ``k8s/overlays/<env>/<service>/kustomization.yaml``, holds its ``images``
+# entry (named ``keiko/<service>``), replicas and patches. kustomize's transformers visit every object of the
+# kustomization they are in, so per-service ones keep a build linear in the number of services.
 NAME_PREFIX = "keiko/"
+_SERVICE_DIR = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def overlay_path(environment, service=None):
+    """The kustomization of the overlay of ``environment``, or of ``service`` in it."""
+    if service is None:
+        return "k8s/overlays/%s/kustomization.yaml" % environment
+    return "k8s/overlays/%s/%s/kustomization.yaml" % (environment, service)
+
+
+def overlay_services(kustomization):
+    """The services an environment's overlay lists: its ``resources`` that are a service's directory."""
+    resources = (kustomization or {}).get("resources") if isinstance(kustomization, dict) else None
+    return [r for r in resources or [] if isinstance(r, str) and _SERVICE_DIR.match(r)]
+
+
+def old_layout(kustomization):
+    """A message when an environment's overlay has the images itself (the one-file layout), else None."""
+    if isinstance(kustomization, dict) and kustomization.get("images"):
+        return ("has an images: list of its own (the one-file layout, which kustomize cannot build for hundreds of "
+                "services); render the environment again (role keikolatam.gitops.gitops_repository): it moves each "
+                "image into k8s/overlays/<env>/<service>/kustomization.yaml")
+    return None
 
 
 def format_reference(name, tag=None, digest=None):

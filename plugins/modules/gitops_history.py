@@ -16,8 +16,9 @@ description:
     directory) and returns the deploys, promotions and rollbacks of O(environment), newest first, from the
     commits M(keikolatam.gitops.gitops_release) made; their C(Keiko-*) trailers say which action, who and from
     where.
-  - For each entry, the images of the environment's overlay (C(k8s/overlays/<environment>/kustomization.yaml))
-    before and after the commit, and its result, V(reverted by <sha>) when a later commit's C(Keiko-Reverts)
+  - For each entry, the images of the environment's services (each C(k8s/overlays/<environment>/<service>/)
+    that the overlay lists; the overlay's own C(images) list in commits of the one-file layout) before and after
+    the commit, and its result, V(reverted by <sha>) when a later commit's C(Keiko-Reverts)
     names it, V(current) when the overlay still has the images it wrote, else V(superseded by <sha>) (the next
     commit that changed one of its services).
   - Reads only; the credentials reach git as M(keikolatam.gitops.gitops_commit) gives them (C(GIT_ASKPASS)).
@@ -147,26 +148,97 @@ except ImportError:  # pragma: no cover
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._git import (
-    GitError, check_connection, connection_spec, images_of, parse_trailers, subject, working_copy)
+    GitError, check_connection, connection_spec, images_of, old_layout, overlay_path, overlay_services, parse_trailers,
+    subject, working_copy)
 
 
-def _images(text):
+def _parse(text):
     if text is None:
-        return {}
+        return None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
-        return {}
-    return images_of(data) if isinstance(data, dict) else {}
+        return None
+    return data if isinstance(data, dict) else None
 
 
-def trail(commits, texts, current, environment, actions, limit):
+def _touched(wc, commits, prefix):
+    """sha -> the paths under ``prefix`` that each commit changes (one ``git diff-tree --stdin``)."""
+    shas = set(c["sha"] for c in commits)
+    out = wc.run("diff-tree", "--stdin", "-r", "--name-only", "--root", "--no-renames",
+                 data="".join(c["sha"] + "\n" for c in commits))[1]
+    touched, current = dict((sha, set()) for sha in shas), None
+    for line in out.splitlines():
+        if line in shas:
+            current = line
+        elif current and line.startswith(prefix):
+            touched[current].add(line)
+    return touched
+
+
+def states(wc, head, commits, environment):
+    """sha -> (images after, images before) of each commit of ``commits`` (newest first), and the images at head.
+
+    An environment's images are its services' (k8s/overlays/<env>/<service>/kustomization.yaml, the services the
+    overlay lists), or the overlay's own images list in the one-file layout of older commits. Walks back from the
+    head: a commit's images after are the images before the next one (the branch is linear: pushes are rebased),
+    and only the files a commit changed are read at its parent.
+    """
+    top = overlay_path(environment)
+
+    def spec(rev, path):
+        return "%s:%s" % (rev, path)
+
+    def read(specs):
+        return dict(zip(specs, wc.cat_files(specs))) if specs else {}
+
+    def state_of(top_data, rev, changed, after_state):
+        """(services, images) at ``rev``: the files of ``changed`` are read there, the others are after_state's."""
+        if old_layout(top_data):
+            return None, images_of(top_data)
+        names = overlay_services(top_data)
+        changed = changed or set()
+        kept = after_state[0] or []
+        extra = read([spec(rev, overlay_path(environment, s)) for s in names
+                      if overlay_path(environment, s) not in changed and s not in kept])
+        found = {}
+        for name in names:
+            path = overlay_path(environment, name)
+            if path in changed or name not in kept:
+                ref = images_of(_parse(at_parent.get(spec(rev, path), extra.get(spec(rev, path))))).get(name)
+            else:
+                ref = after_state[1].get(name)
+            if ref:
+                found[name] = ref
+        return names, found
+
+    touched = _touched(wc, commits, "k8s/overlays/%s/" % environment)
+    at_parent = read([spec(c["parents"][0], path) for c in commits if c["parents"]
+                      for path in sorted(touched[c["sha"]] | {top})])
+    state = state_of(_parse(read([spec(head, top)])[spec(head, top)]), head, None, (None, {}))
+    now = state[1]
+    out = {}
+    for commit in commits:
+        after = state[1]
+        if not commit["parents"]:
+            out[commit["sha"]], state = (after, {}), ([], {})
+            continue
+        parent, changed = commit["parents"][0], touched[commit["sha"]]
+        if top in changed:
+            state = state_of(_parse(at_parent.get(spec(parent, top))), parent, changed, state)
+        elif state[0] is not None:
+            state = state_of({"resources": state[0]}, parent, changed, state)
+        out[commit["sha"]] = (after, state[1])
+    return out, now
+
+
+def trail(commits, images, now, environment, actions, limit):
     """The entries of ``commits`` (newest first, as ``WorkingCopy.log`` gives them) for ``environment``.
 
-    ``texts`` maps a commit's sha to the overlay's text (after, before) it, ``current`` is the overlay's text at
-    the head. Pure: unit-tested without git.
+    ``images`` maps a commit's sha to the environment's images (after, before) it, ``now`` are its images at the
+    head (service -> reference). Pure: unit-tested without git.
     """
-    now = _images(current)
+    now = now or {}
     entries = []
     reverted_by = {}
     last_change = {}
@@ -176,8 +248,7 @@ def trail(commits, texts, current, environment, actions, limit):
             continue
         action = trailers.get("Keiko-Action", "")
         sha = commit["sha"]
-        after_text, before_text = texts.get(sha, (None, None))
-        before, after = _images(before_text), _images(after_text)
+        after, before = images.get(sha, ({}, {}))
         changed = sorted(s for s in set(before) | set(after) if before.get(s) != after.get(s))
         if sha in reverted_by:
             result = "reverted by %s" % reverted_by[sha]
@@ -226,20 +297,14 @@ def main():
         err = "environment %r is not a name (lower-case letters, digits and '-')" % params["environment"]
     if err:
         module.fail_json(msg=err + ". Nothing was read.")
-    overlay = "k8s/overlays/%s/kustomization.yaml" % params["environment"]
     try:
         with working_copy(params) as wc:
             head = wc.checkout(depth=None, bare=True)
             commits = wc.log(head, paths=["k8s/overlays/%s/" % params["environment"]])
-            specs = []
-            for commit in commits:
-                specs.append("%s:%s" % (commit["sha"], overlay))
-                specs.append("%s:%s" % (commit["parents"][0], overlay) if commit["parents"] else "-missing-")
-            found = wc.cat_files(specs + ["%s:%s" % (head, overlay)])
-            texts = dict((c["sha"], (found[2 * i], found[2 * i + 1])) for i, c in enumerate(commits))
+            images, now = states(wc, head, commits, params["environment"])
     except GitError as exc:
         module.fail_json(msg=exc.msg)
-    history = trail(commits, texts, found[-1], params["environment"], params["actions"], params["limit"])
+    history = trail(commits, images, now, params["environment"], params["actions"], params["limit"])
     module.exit_json(changed=False, head=head, history=history)
 
 

@@ -9,16 +9,20 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: gitops_release
-short_description: Write the images of one environment's overlay in the GitOps repository, as one commit
+short_description: Write the images of one environment's services in the GitOps repository, as one commit
 version_added: 0.2.0
 description:
-  - Edits the C(images) list of C(k8s/overlays/<environment>/kustomization.yaml) (entries with C(name)
-    V(keiko/<service>), C(newName) the image and C(newTag) its tag, or C(digest) instead of C(newTag)) and the pins
-    of C(k8s/overlays/<environment>/pins.yaml), and makes B(one) commit of it, pushed as
+  - The services of an environment are the directories that C(k8s/overlays/<environment>/kustomization.yaml)
+    lists (the layout of the C(keikolatam.gitops.gitops_repository) role). Edits the C(images) entry of each
+    service's C(k8s/overlays/<environment>/<service>/kustomization.yaml) (C(name) V(keiko/<service>), C(newName)
+    the image and C(newTag) its tag, or C(digest) instead of C(newTag)) and the pins of
+    C(k8s/overlays/<environment>/pins.yaml), and makes B(one) commit of all of it, pushed as
     M(keikolatam.gitops.gitops_commit) does (a shallow clone, the credentials through C(GIT_ASKPASS) only, a
     fetch, rebase and new push when the branch moved meanwhile).
-  - Only the C(images) list of the kustomization changes; every other key, its order and its text are kept.
-    The edit is checked by reading the file back before anything is committed.
+  - Only the C(images) list of a service's kustomization changes; every other key, its order and its text are
+    kept. The edit is checked by reading the file back before anything is committed.
+  - An overlay that still has an C(images) list of its own (the one-file layout, which kustomize cannot build
+    in reasonable time for hundreds of services) is refused until the role renders the environment again.
   - "The commit message says what changed, C(<action> <environment>: identity 0.1.0 -> 0.2.0, learning 0.3.0 -> 0.3.1),
     and carries the trailers C(Keiko-Action), C(Keiko-Environment),
     C(Keiko-Source-Environment), C(Keiko-Source-Revision), C(Keiko-Actor) and C(Keiko-Reverts) that
@@ -47,7 +51,7 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
-      - The before and after text of the kustomization and of the pins file when they change.
+      - The before and after text of each service's kustomization and of the pins file that change.
 options:
   actor:
     description:
@@ -106,7 +110,8 @@ options:
   known_services:
     description:
       - The services of the environment. A service of O(images) or O(clear_pins) that is not one of them fails
-        before anything is written. By default, the services that have an image in the overlay.
+        before anything is written. By default, the services that the overlay lists. A known service that the
+        overlay does not list yet fails too (render it first).
     type: list
     elements: str
 notes:
@@ -165,12 +170,13 @@ commit:
   type: str
   sample: 6f1c0b5e0c1d8a3b9f2f0e9f0f7f0f3a2b1c4d5e
 previous:
-  description: The images of the overlay before, service to reference.
+  description: The images of the environment's services before, service to reference.
   returned: always
   type: dict
   sample: {identity: registry.example.com/keiko/identity:0.1.0}
 images:
-  description: The images of the overlay after (or, in check mode, as they would be), service to reference.
+  description: The images of the environment's services after (or, in check mode, as they would be), service to
+    reference.
   returned: always
   type: dict
   sample: {identity: registry.example.com/keiko/identity:0.2.0}
@@ -215,7 +221,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._git import (
     NAME_PREFIX, GitError, build_message, check_connection, check_trailers, connection_spec, entry_reference,
-    file_diff, format_reference, images_of, parse_trailers, service_of, working_copy)
+    file_diff, format_reference, images_of, old_layout, overlay_path, overlay_services, parse_trailers, service_of,
+    working_copy)
 
 SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -475,7 +482,7 @@ class Release(object):
         self.module = module
         self.params = module.params
         self.env = self.params["environment"]
-        self.overlay = "k8s/overlays/%s/kustomization.yaml" % self.env
+        self.overlay = overlay_path(self.env)
         self.pins_path = "k8s/overlays/%s/pins.yaml" % self.env
         self.actor = self.params["actor"] or self.params["author"]
         self.result = dict(changed=False, commit=None, previous={}, images={}, pins={}, message="", files=[],
@@ -485,7 +492,8 @@ class Release(object):
         self.module.fail_json(msg=msg + ". Nothing was changed.", **dict(
             (k, v) for k, v in self.result.items() if k != "changed"))
 
-    def read_state(self, wc):
+    def read_overlay(self, wc):
+        """service -> (path, text, parsed) of each service's kustomization that the environment's overlay lists."""
         text = wc.read(self.overlay)
         if text is None:
             self.fail("%s does not exist on %s: render the environment first (role keikolatam.gitops.gitops_repository)"
@@ -493,11 +501,37 @@ class Release(object):
         data = load_yaml(text, self.overlay)
         if not isinstance(data, dict):
             self.fail("%s is not a YAML mapping" % self.overlay)
+        err = old_layout(data)
+        if err:
+            self.fail("%s %s" % (self.overlay, err))
+        files = {}
+        for service in overlay_services(data):
+            path = overlay_path(self.env, service)
+            service_text = wc.read(path)
+            if service_text is None:
+                self.fail("%s lists %s, but %s does not exist" % (self.overlay, service, path))
+            service_data = load_yaml(service_text, path)
+            if not isinstance(service_data, dict):
+                self.fail("%s is not a YAML mapping" % path)
+            files[service] = (path, service_text, service_data)
+        return files
+
+    @staticmethod
+    def images_in(files):
+        """service -> reference of the services' kustomizations (a service without an image is left out)."""
+        out = {}
+        for service, (dummy, dummy, data) in files.items():
+            ref = images_of(data).get(service)
+            if ref:
+                out[service] = ref
+        return out
+
+    def read_pins(self, wc):
         pins_text_before = wc.read(self.pins_path)
         pins_data = load_yaml(pins_text_before, self.pins_path) or {}
         if not isinstance(pins_data, dict) or not isinstance(pins_data.get("pins") or {}, dict):
             self.fail("%s is not a mapping with a pins: mapping" % self.pins_path)
-        return text, data, pins_text_before, dict(pins_data.get("pins") or {})
+        return pins_text_before, dict(pins_data.get("pins") or {})
 
     def already_reverted(self, wc, sha):
         for commit in wc.log():
@@ -506,7 +540,7 @@ class Release(object):
         return None
 
     def revert(self, wc, previous):
-        """Revert ``revert`` in the working copy (staged, not committed): (sha, images changed, after, text)."""
+        """Revert ``revert`` in the working copy (staged, not committed): (sha, images changed, after)."""
         params = self.params
         if not wc.has_commit(params["revert"]):
             self.fail("the commit %s is not in the history of %s" % (params["revert"], params["branch"]))
@@ -528,33 +562,40 @@ class Release(object):
             wc.run("revert", "--abort", check=False)
             self.fail("git revert %s conflicts with later commits of %s: %s" % (
                 reverted[:12], params["branch"], wc.scrub((err or out).strip())))
-        text_after = wc.read(self.overlay)
-        if text_after is None:
+        if wc.read(self.overlay) is None:
             self.fail("the revert of %s removes %s" % (reverted[:12], self.overlay))
-        after = images_of(load_yaml(text_after, self.overlay))
+        after = self.images_in(self.read_overlay(wc))
         images = dict((s, r) for s, r in after.items() if previous.get(s) != r)
-        return reverted, images, after, text_after
+        return reverted, images, after
 
-    def edit(self, text, data, previous):
-        """The images to write (full references), the images after, the new text of the kustomization."""
+    def edit(self, files, previous):
+        """The images to write (full references), the images after, {path: new text} of the kustomizations."""
         images = {}
         for service, ref in (self.params["images"] or {}).items():
+            if service not in files:
+                self.fail("%s has no overlay in %s (%s does not list it): render the environment with the service "
+                          "first (role keikolatam.gitops.gitops_repository)" % (service, self.env, self.overlay))
             try:
                 images[service] = resolve(ref, previous.get(service))
             except ValueError as exc:
                 self.fail("the image of %s is malformed: %s" % (service, exc))
-        entries = [dict(e) if isinstance(e, dict) else e for e in (data.get("images") or [])]
-        index = dict((service_of(e), i) for i, e in enumerate(entries) if isinstance(e, dict) and service_of(e))
+        after, texts = dict(previous), {}
         for service in sorted(images):
-            if service not in index:
+            path, text, data = files[service]
+            entries = [dict(e) if isinstance(e, dict) else e for e in (data.get("images") or [])]
+            index = [i for i, e in enumerate(entries) if isinstance(e, dict) and service_of(e) == service]
+            if not index:
                 entries.append(set_entry(None, service, images[service]))
-            elif entry_reference(entries[index[service]]) != images[service]:
-                entries[index[service]] = set_entry(entries[index[service]], service, images[service])
-        try:
-            text_after = edit_images(text, entries) if entries != (data.get("images") or []) else text
-        except ValueError as exc:
-            self.fail("%s: %s" % (self.overlay, exc))
-        return images, images_of(yaml.safe_load(text_after)), text_after
+            elif entry_reference(entries[index[0]]) != images[service]:
+                entries[index[0]] = set_entry(entries[index[0]], service, images[service])
+            else:
+                continue
+            try:
+                texts[path] = edit_images(text, entries)
+            except ValueError as exc:
+                self.fail("%s: %s" % (path, exc))
+            after[service] = images[service]
+        return images, after, texts
 
     def run(self):
         params = self.params
@@ -562,23 +603,22 @@ class Release(object):
         with wc_ as wc:
             head = wc.checkout(depth=None if params["revert"] else 1)
             self.result["commit"] = head
-            text, data, pins_before_text, pins_before = self.read_state(wc)
-            previous = images_of(data)
+            files = self.read_overlay(wc)
+            pins_before_text, pins_before = self.read_pins(wc)
+            previous = self.images_in(files)
             self.result["previous"] = previous
             self.result["images"] = dict(previous)
             self.result["pins"] = pins_before
-            known = params["known_services"]
-            if known is None:
-                known = sorted(previous)
+            if params["known_services"] is None:
                 for service in list(params["images"] or {}) + list(params["clear_pins"]):
-                    if service not in known:
-                        self.fail("unknown service %s: %s has images for %s (known_services adds others)" % (
-                            service, self.overlay, ", ".join(known) or "no service"))
-            reverted = None
+                    if service not in files:
+                        self.fail("unknown service %s: %s lists %s (known_services adds others)" % (
+                            service, self.overlay, ", ".join(sorted(files)) or "no service"))
+            reverted, texts = None, {}
             if params["revert"]:
-                reverted, images, after, text_after = self.revert(wc, previous)
+                reverted, images, after = self.revert(wc, previous)
             else:
-                images, after, text_after = self.edit(text, data, previous)
+                images, after, texts = self.edit(files, previous)
             pins_wc_text = wc.read(self.pins_path)
             pins_wc = dict((load_yaml(pins_wc_text, self.pins_path) or {}).get("pins") or {})
             # Pins: cleared first, then checked, then set.
@@ -597,18 +637,15 @@ class Release(object):
                                          "by": self.actor, "at": now}
             if pins != pins_wc:
                 wc.write(self.pins_path, pins_text(self.env, pins))
-            if text_after != wc.read(self.overlay):
-                wc.write(self.overlay, text_after)
+            for path, text in texts.items():
+                wc.write(path, text)
             self.result["images"] = after
             self.result["pins"] = pins
             parts = describe(previous, after, pins_before, pins)
-            staged = wc.stage([p for p in (self.overlay, self.pins_path) if wc.read(p) is not None])
+            staged = wc.stage([p for p in sorted(texts) + [self.pins_path] if wc.read(p) is not None])
             self.result["files"] = staged
             if self.module._diff:
-                self.result["diff"] = []
-                for path, before_text in ((self.overlay, text), (self.pins_path, pins_before_text)):
-                    if path in staged:
-                        self.result["diff"].append(file_diff(path, before_text, wc.read(path)))
+                self.result["diff"] = [file_diff(path, wc.show("HEAD", path), wc.read(path)) for path in staged]
             if not staged:
                 self.module.exit_json(**self.result)
             subject = "%s %s: %s" % (params["action"], self.env, ", ".join(parts) or "revert " + (reverted or "")[:12])

@@ -355,7 +355,7 @@ def test_a_promotion_that_never_becomes_ready_is_reverted(envs):
     old = envs.images("staging")["learning"]
     broken = with_tag(envs.images("dev")["learning"], "0.3.0-broken")
     work = envs.work()
-    path = work / "k8s" / "overlays" / "dev" / "kustomization.yaml"
+    path = work / "k8s" / "overlays" / "dev" / "learning" / "kustomization.yaml"
     overlay = yaml.safe_load(path.read_text())
     overlay["replicas"] = [dict(r, count=0) if r["name"] == "learning" else r for r in overlay.get("replicas", [])]
     if not any(r["name"] == "learning" for r in overlay["replicas"]):

@@ -5,8 +5,7 @@ from ansible_collections.keikolatam.gitops.plugins.modules import gitops_history
 
 
 def overlay(identity, learning="0.3.0"):
-    return ('images:\n  - name: "keiko/identity"\n    newName: "r.io/keiko/identity"\n    newTag: "%s"\n'
-            '  - name: "keiko/learning"\n    newName: "r.io/keiko/learning"\n    newTag: "%s"\n' % (identity, learning))
+    return {"identity": "r.io/keiko/identity:" + identity, "learning": "r.io/keiko/learning:" + learning}
 
 
 def commit(sha, subject, **trailers):
@@ -26,12 +25,12 @@ def test_trail_lists_the_environments_entries_with_their_results():
         commit("c0", "deploy dev: identity 0.0.1 -> 0.1.0", Keiko_Action="deploy", Keiko_Environment="dev"),
         commit("b0", "a commit without trailers"),
     ]
-    texts = {"c5": (overlay("0.2.0", "0.3.1"), overlay("0.3.0", "0.3.1")),
-             "c4": (overlay("0.3.0", "0.3.1"), overlay("0.2.0", "0.3.1")),
-             "c3": (overlay("0.2.0", "0.3.1"), overlay("0.2.0", "0.3.1")),
-             "c1": (overlay("0.2.0", "0.3.1"), overlay("0.1.0")),
-             "c0": (overlay("0.1.0"), overlay("0.0.1"))}
-    entries = hist.trail(commits, texts, overlay("0.2.0", "0.3.1"), "dev", ["deploy", "promote", "rollback"], 0)
+    images = {"c5": (overlay("0.2.0", "0.3.1"), overlay("0.3.0", "0.3.1")),
+              "c4": (overlay("0.3.0", "0.3.1"), overlay("0.2.0", "0.3.1")),
+              "c3": (overlay("0.2.0", "0.3.1"), overlay("0.2.0", "0.3.1")),
+              "c1": (overlay("0.2.0", "0.3.1"), overlay("0.1.0")),
+              "c0": (overlay("0.1.0"), overlay("0.0.1"))}
+    entries = hist.trail(commits, images, overlay("0.2.0", "0.3.1"), "dev", ["deploy", "promote", "rollback"], 0)
     assert [(e["commit"], e["action"], e["who"], e["result"]) for e in entries] == [
         ("c5", "rollback", "Ana <ana@x.io>", "current"),
         ("c4", "deploy", "CI <ci@x.io>", "reverted by c5"),
@@ -43,7 +42,7 @@ def test_trail_lists_the_environments_entries_with_their_results():
     assert promote["changed_services"] == ["identity", "learning"]
     assert promote["images_before"] == {"identity": "r.io/keiko/identity:0.1.0", "learning": "r.io/keiko/learning:0.3.0"}
     assert entries[0]["reverts"] == "c4" and entries[1]["reverts"] == ""
-    assert [e["commit"] for e in hist.trail(commits, texts, overlay("0.2.0", "0.3.1"), "dev", ["deploy"], 1)] == ["c4"]
-    assert hist.trail(commits, texts, None, "production", ["deploy"], 0) == []
-    with_render = hist.trail(commits, texts, overlay("0.2.0", "0.3.1"), "dev", ["render"], 0)
+    assert [e["commit"] for e in hist.trail(commits, images, overlay("0.2.0", "0.3.1"), "dev", ["deploy"], 1)] == ["c4"]
+    assert hist.trail(commits, images, None, "production", ["deploy"], 0) == []
+    with_render = hist.trail(commits, images, overlay("0.2.0", "0.3.1"), "dev", ["render"], 0)
     assert [e["commit"] for e in with_render] == ["c3"] and with_render[0]["changed_services"] == []

@@ -13,6 +13,8 @@ def main():
     root = os.path.realpath(sys.argv[1])
     files = json.load(sys.stdin)
     for rel, text in sorted(files.items()):
+        if text is None:  # a file the commit deletes
+            continue
         path = os.path.realpath(os.path.join(root, rel))
         if os.path.isabs(rel) or ".." in rel.split("/") or not path.startswith(root + os.sep):
             sys.exit("refused path outside the tree: %s" % rel)

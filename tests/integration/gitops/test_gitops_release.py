@@ -16,25 +16,33 @@ AUTHOR = "Keiko CI <ci@keikolatam.example>"
 REG = "registry.example.com/keiko/"
 DIGEST = "sha256:" + "ab" * 32
 OVERLAY = "k8s/overlays/dev/kustomization.yaml"
+IDENTITY = "k8s/overlays/dev/identity/kustomization.yaml"
 PINS = "k8s/overlays/dev/pins.yaml"
-KUSTOMIZATION = """# The services of dev.
+TOP = """# The services of dev.
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
-namespace: keiko
 resources:
-  - ../../base/identity
-  - ../../base/learning
-images:
-  - name: "keiko/identity"
-    newName: "registry.example.com/keiko/identity"
-    newTag: "0.1.0"
-  - name: "keiko/learning"
-    newName: "registry.example.com/keiko/learning"
-    newTag: "0.3.0"
-replicas:
-  - name: identity
-    count: 1
+  - identity
+  - learning
+  - gateway
 """
+
+
+def service_text(service, tag=None):
+    """A service's kustomization as the role renders it: its image in the middle, other keys around it."""
+    text = ("# %s in dev.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: keiko\n"
+            "resources:\n  - ../../../base/%s\n" % (service, service))
+    if tag:
+        text += 'images:\n  - name: "keiko/%s"\n    newName: "%s%s"\n    newTag: "%s"\n' % (service, REG, service, tag)
+    return text + "replicas:\n  - name: %s\n    count: 1\n" % service
+
+
+def overlay(env="dev", identity="0.1.0", learning="0.3.0"):
+    """The files of an environment: identity and learning with an image, the gateway without one yet."""
+    return {"k8s/overlays/%s/kustomization.yaml" % env: TOP,
+            "k8s/overlays/%s/identity/kustomization.yaml" % env: service_text("identity", identity),
+            "k8s/overlays/%s/learning/kustomization.yaml" % env: service_text("learning", learning),
+            "k8s/overlays/%s/gateway/kustomization.yaml" % env: service_text("gateway")}
 
 
 def release(remote, **kw):
@@ -49,7 +57,7 @@ def trailers(remote, rev):
 
 
 def test_deploy_pin_clear_and_revert(remote, play):
-    remote.seed({OVERLAY: KUSTOMIZATION, "k8s/overlays/staging/kustomization.yaml": "resources: []\n"})
+    remote.seed(dict(overlay(), **{"k8s/overlays/staging/kustomization.yaml": "resources: []\n"}))
     deploy_subject = "deploy dev: identity 0.1.0 -> 0.2.0"
     run = play([
         Step("deploy", "gitops_release", release(remote, actor=ACTOR, images={"identity": "0.2.0"},
@@ -81,10 +89,12 @@ def test_deploy_pin_clear_and_revert(remote, play):
         Step("history_bad", "gitops_history", dict(remote.auth, environment="../dev"), fails=True),
     ])
     deploy = run["deploy"]
-    assert deploy["changed"] and deploy["files"] == [OVERLAY]
+    assert deploy["changed"] and deploy["files"] == [IDENTITY]
     assert deploy["previous"] == {"identity": REG + "identity:0.1.0", "learning": REG + "learning:0.3.0"}
     assert deploy["images"] == {"identity": REG + "identity:0.2.0", "learning": REG + "learning:0.3.0"}
-    assert deploy["diff"][0]["before"] == KUSTOMIZATION
+    assert deploy["diff"] == [{"before_header": IDENTITY, "after_header": IDENTITY,
+                               "before": service_text("identity", "0.1.0"),
+                               "after": service_text("identity", "0.2.0")}]
     log = remote.log()
     subjects = [row[3] for row in log]
     assert subjects == [
@@ -101,8 +111,8 @@ def test_deploy_pin_clear_and_revert(remote, play):
     assert log[6][0] == deploy["commit"] and log[6][2] == AUTHOR
     assert trailers(remote, deploy["commit"]) == {"Keiko-Action": "deploy", "Keiko-Environment": "dev",
                                                   "Keiko-Source-Revision": "abc123", "Keiko-Actor": ACTOR}
-    text = remote.show(OVERLAY, deploy["commit"])
-    assert text == KUSTOMIZATION.replace('newTag: "0.1.0"', 'newTag: "0.2.0"')
+    assert remote.show(IDENTITY, deploy["commit"]) == service_text("identity", "0.2.0")
+    assert remote.show(OVERLAY, deploy["commit"]) == TOP
 
     assert not run["again"]["changed"] and run["again"]["commit"] == deploy["commit"]
 
@@ -112,7 +122,7 @@ def test_deploy_pin_clear_and_revert(remote, play):
     assert preview["images"]["gateway"] == REG + "gateway:1.0"
 
     rollback = run["rollback"]
-    assert rollback["files"] == [OVERLAY, PINS]
+    assert rollback["files"] == [IDENTITY, PINS]
     pin = yaml.safe_load(remote.show(PINS, rollback["commit"]))["pins"]["identity"]
     assert pin["image"] == REG + "identity:0.1.0" and pin["by"] == ACTOR and pin["reason"] == "0.2.0 breaks the login"
     assert rollback["pins"]["identity"] == pin
@@ -141,7 +151,7 @@ def test_deploy_pin_clear_and_revert(remote, play):
     assert trailers(remote, revert["commit"]) == {"Keiko-Action": "rollback", "Keiko-Environment": "dev",
                                                   "Keiko-Actor": AUTHOR, "Keiko-Reverts": run["redeploy"]["commit"]}
     assert "This reverts commit %s" % run["redeploy"]["commit"] in remote.message(revert["commit"])
-    assert remote.show(OVERLAY, revert["commit"]) == remote.show(OVERLAY, run["clear"]["commit"])
+    assert remote.show(IDENTITY, revert["commit"]) == remote.show(IDENTITY, run["clear"]["commit"])
     assert not run["revert_again"]["changed"] and run["revert_again"]["commit"] == revert["commit"]
 
     # the first deploy's change is already undone: a revert of it changes nothing
@@ -175,7 +185,9 @@ def test_deploy_pin_clear_and_revert(remote, play):
 
 
 def test_bad_input_fails_before_any_commit(remote, play):
-    remote.seed({OVERLAY: KUSTOMIZATION, "k8s/overlays/prod/kustomization.yaml": KUSTOMIZATION})
+    remote.seed(dict(overlay(), **overlay("prod")))
+    remote.seed({"k8s/overlays/legacy/kustomization.yaml": "resources: [../../base/identity]\nimages:\n"
+                 "  - {name: keiko/identity, newName: %sidentity, newTag: '0.1.0'}\n" % REG}, message="one file")
     remote.seed({"k8s/overlays/dev/notes.txt": "dev only\n"}, message="a dev-only commit")
     bad = {
         "uppercase": ({"images": {"identity": "registry.example.com/Keiko/identity:1"}}, "not lower case"),
@@ -193,6 +205,9 @@ def test_bad_input_fails_before_any_commit(remote, play):
         "other_env_commit": ({"revert": "{{ seed }}", "environment": "prod"}, "does not change the overlay of prod"),
         "environment": ({"environment": "Dev", "images": {"identity": "1"}}, "environment 'Dev'"),
         "no_overlay": ({"environment": "qa", "images": {"identity": "1"}}, "does not exist"),
+        "not_rendered": ({"images": {"search": REG + "search:1"}, "known_services": ["identity", "search"]},
+                         "search has no overlay in dev"),
+        "one_file_layout": ({"environment": "legacy", "images": {"identity": "1"}}, "the one-file layout"),
         "nothing": ({}, "nothing to do"),
         "url": ({"repo_url": "ssh://example.com/x.git", "images": {"identity": "1"}}, "scheme"),
     }
@@ -209,13 +224,13 @@ def test_bad_input_fails_before_any_commit(remote, play):
         for key in (label, label + "_check"):
             assert words in run[key]["msg"], (key, run[key]["msg"])
             assert "Nothing was changed" in run[key]["msg"]
-    assert remote.head() == seed and remote.count() == 2
+    assert remote.head() == seed and remote.count() == 3
 
 
 def test_a_release_raced_by_another_environments_push_is_rebased_and_both_commits_kept(remote, play, tmp_path):
-    base = remote.seed({OVERLAY: KUSTOMIZATION, "k8s/overlays/staging/kustomization.yaml": KUSTOMIZATION})
-    staging = KUSTOMIZATION.replace('newTag: "0.1.0"', 'newTag: "0.1.1"')
-    script = write_script(tmp_path, remote, {"k8s/overlays/staging/kustomization.yaml": staging},
+    base = remote.seed(dict(overlay(), **overlay("staging")))
+    staging = service_text("identity", "0.1.1")
+    script = write_script(tmp_path, remote, {"k8s/overlays/staging/identity/kustomization.yaml": staging},
                           message="deploy staging: identity 0.1.0 -> 0.1.1")
     env, mark = hook_env(tmp_path, script)
     run = play([Step("raced", "gitops_release", release(remote, images={"identity": "0.2.0"}))], env=env)
@@ -226,8 +241,8 @@ def test_a_release_raced_by_another_environments_push_is_rebased_and_both_commit
     assert [row[3] for row in log] == ["deploy dev: identity 0.1.0 -> 0.2.0", "deploy staging: identity 0.1.0 -> 0.1.1",
                                        "seed"]
     assert [len(row[1]) for row in log] == [1, 1, 0] and log[2][0] == base
-    assert remote.show("k8s/overlays/staging/kustomization.yaml") == staging
-    assert 'newTag: "0.2.0"' in remote.show(OVERLAY)
+    assert remote.show("k8s/overlays/staging/identity/kustomization.yaml") == staging
+    assert remote.show(IDENTITY) == service_text("identity", "0.2.0")
 
 
 BASE_DEPLOYMENT = """apiVersion: apps/v1
@@ -250,9 +265,9 @@ spec:
 def test_the_edited_overlay_builds_with_kustomize_and_runs_the_written_image(remote, play, tmp_path):
     """kustomize (the build Argo CD uses, from the sandbox's cache) renders the image each release wrote."""
     kustomize = str(localargo_build.bin_dir() / "kustomize")
-    overlay = KUSTOMIZATION.replace("  - ../../base/learning\n", "").replace("../../base/identity", "../../base")
-    remote.seed({"k8s/base/kustomization.yaml": "resources: [deployment.yaml]\n",
-                 "k8s/base/deployment.yaml": BASE_DEPLOYMENT, OVERLAY: overlay})
+    remote.seed({"k8s/base/identity/kustomization.yaml": "resources: [deployment.yaml]\n",
+                 "k8s/base/identity/deployment.yaml": BASE_DEPLOYMENT, OVERLAY: "resources: [identity]\n",
+                 IDENTITY: service_text("identity", "0.1.0")})
     run = play([
         Step("digest", "gitops_release", release(remote, images={"identity": DIGEST})),
         Step("tag", "gitops_release", release(remote, images={"identity": "registry.example.com:5000/keiko/identity:0.4.0"})),

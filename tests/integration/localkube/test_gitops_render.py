@@ -79,12 +79,26 @@ class Repo:
     def overlay(self) -> dict:
         return yaml.safe_load(self.show(f"k8s/overlays/{ENV}/kustomization.yaml"))
 
-    def push(self, path: str, text: str, message: str) -> str:
-        """A commit by someone else (deploy), pushed to the bare repository."""
+    def service(self, name: str) -> dict:
+        """The kustomization of a service in the environment's overlay."""
+        return yaml.safe_load(self.show(f"k8s/overlays/{ENV}/{name}/kustomization.yaml"))
+
+    def image(self, name: str) -> dict:
+        images = self.service(name)["images"]
+        assert len(images) == 1 and images[0]["name"] == f"keiko/{name}", images
+        return images[0]
+
+    def push(self, files: dict, message: str) -> str:
+        """A commit by someone else (deploy), pushed to the bare repository: path -> text (None deletes)."""
         work = self.tmp / f"other-{self.count()}"
         git("clone", "-q", "--branch", "main", str(self.bare), str(work))
-        (work / path).write_text(text)
-        git("commit", "-qam", message, cwd=work)
+        for path, text in files.items():
+            if text is None:
+                git("rm", "-q", path, cwd=work)
+            else:
+                (work / path).write_text(text)
+                git("add", path, cwd=work)
+        git("commit", "-qm", message, cwd=work)
         git("push", "-q", "origin", "HEAD:main", cwd=work)
         return git("rev-parse", "HEAD", cwd=work).strip()
 
@@ -171,8 +185,13 @@ def test_first_render_is_one_commit_with_the_whole_tree(repo, render, localkube)
     assert {"OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_RESOURCE_ATTRIBUTES"} <= {e["name"] for e in container["env"]}
 
     overlay = repo.overlay()
-    assert overlay["resources"] == [f"../../base/{n}" for n in SIX]
-    assert {i["name"]: i["newTag"] for i in overlay["images"]} == {f"keiko/{n}": "0.1.0" for n in SIX}
+    assert overlay["resources"] == SIX and "images" not in overlay
+    assert {n: repo.image(n)["newTag"] for n in SIX} == {n: "0.1.0" for n in SIX}
+    identity = repo.service("identity")
+    assert identity["resources"] == ["../../../base/identity"] and identity["namespace"] == NS
+    assert identity["replicas"] == [{"name": "identity", "count": 1}]
+    # One "add" per new directory, not one per service under it.
+    assert f"add k8s/overlays/{ENV}/identity" not in subject
     app = yaml.safe_load(repo.show(f"argocd/{ENV}/services.yaml"))
     assert app["metadata"]["name"] == f"keiko-{ENV}-services" and app["spec"]["source"]["path"] == f"k8s/overlays/{ENV}"
 
@@ -200,18 +219,19 @@ def test_check_mode_shows_a_change_and_commits_nothing(repo, render):
 
 
 def test_the_images_deploy_wrote_survive_a_render(repo, render):
-    overlay = repo.overlay()
-    overlay["images"][0] = {"name": "keiko/identity", "newName": "registry.example.invalid/keiko/identity", "newTag": "0.2.0"}
-    overlay["images"][1] = {"name": "keiko/learning", "newName": "registry.example.invalid/keiko/learning",
-                            "digest": "sha256:" + "ab" * 32}
+    identity, learning = repo.service("identity"), repo.service("learning")
+    identity["images"] = [{"name": "keiko/identity", "newName": "registry.example.invalid/keiko/identity", "newTag": "0.2.0"}]
+    learning["images"] = [{"name": "keiko/learning", "newName": "registry.example.invalid/keiko/learning",
+                           "digest": "sha256:" + "ab" * 32}]
     # Written in another style (sorted keys, block lists), as another tool would.
-    head = repo.push(f"k8s/overlays/{ENV}/kustomization.yaml", yaml.safe_dump(overlay), "deploy sandbox: identity 0.2.0")
+    head = repo.push({f"k8s/overlays/{ENV}/identity/kustomization.yaml": yaml.safe_dump(identity),
+                      f"k8s/overlays/{ENV}/learning/kustomization.yaml": yaml.safe_dump(learning)},
+                     "deploy sandbox: identity 0.2.0")
     dummy, recap = ok(render(SIX))
     assert recap["changed"] == 0
     assert repo.head() == head
-    images = {i["name"]: i for i in repo.overlay()["images"]}
-    assert images["keiko/identity"]["newTag"] == "0.2.0"
-    assert images["keiko/learning"]["digest"] == "sha256:" + "ab" * 32
+    assert repo.image("identity")["newTag"] == "0.2.0"
+    assert repo.image("learning")["digest"] == "sha256:" + "ab" * 32
 
 
 def test_a_new_service_is_one_commit_that_names_it(repo, render):
@@ -220,13 +240,14 @@ def test_a_new_service_is_one_commit_that_names_it(repo, render):
     ok(render(services))
     assert repo.count() == before + 1
     subject = repo.message().splitlines()[0]
-    assert subject == f"render {ENV}: add k8s/base/search, change k8s/overlays/{ENV}/kustomization.yaml"
-    overlay = repo.overlay()
-    images = {i["name"]: i for i in overlay["images"]}
-    assert images["keiko/search"] == {"name": "keiko/search", "newName": "registry.example.invalid/keiko/search",
-                                      "newTag": "1.4.0"}
-    assert images["keiko/identity"]["newTag"] == "0.2.0"  # still what deploy wrote
-    assert {"name": "search", "count": 2} in overlay["replicas"]
+    # The gateway's kustomization changes too: its KEIKO_UPSTREAMS names the new service.
+    assert subject == (f"render {ENV}: add k8s/base/search, add k8s/overlays/{ENV}/search, "
+                       f"change k8s/overlays/{ENV}/gateway/kustomization.yaml, change k8s/overlays/{ENV}/kustomization.yaml")
+    assert repo.image("search") == {"name": "keiko/search", "newName": "registry.example.invalid/keiko/search",
+                                    "newTag": "1.4.0"}
+    assert repo.image("identity")["newTag"] == "0.2.0"  # still what deploy wrote
+    assert repo.service("search")["replicas"] == [{"name": "search", "count": 2}]
+    assert "search=http://search:9090" in repo.show(f"k8s/overlays/{ENV}/gateway/kustomization.yaml")
     service = yaml.safe_load(repo.show("k8s/base/search/service.yaml"))
     assert service["spec"]["ports"][0]["port"] == 9090
     # Rendering it again changes nothing.
@@ -238,10 +259,15 @@ def test_a_new_service_is_one_commit_that_names_it(repo, render):
 def test_a_removed_service_leaves_the_overlay(repo, render):
     ok(render([s for s in SIX if s != "reputation"]))
     overlay = repo.overlay()
-    assert "../../base/reputation" not in overlay["resources"] and "../../base/search" not in overlay["resources"]
-    assert {i["name"] for i in overlay["images"]} == {f"keiko/{n}" for n in SIX if n != "reputation"}
+    assert overlay["resources"] == [n for n in SIX if n != "reputation"]
+    tree = repo.tree()
+    assert f"k8s/overlays/{ENV}/reputation/kustomization.yaml" not in tree
+    assert f"k8s/overlays/{ENV}/search/kustomization.yaml" not in tree
+    assert "k8s/base/reputation/deployment.yaml" in tree  # another environment on the branch may use it
     message = repo.message()
-    assert message.splitlines()[0] == f"render {ENV}: change k8s/overlays/{ENV}/kustomization.yaml"
+    assert message.splitlines()[0] == (
+        f"render {ENV}: change k8s/overlays/{ENV}/gateway/kustomization.yaml, change k8s/overlays/{ENV}/kustomization.yaml, "
+        f"remove k8s/overlays/{ENV}/reputation/kustomization.yaml, remove k8s/overlays/{ENV}/search/kustomization.yaml")
     removed = re.search(r"removed: ([^.]*)\.", message).group(1)
     assert sorted(removed.split(", ")) == ["reputation", "search"], message
 
@@ -276,3 +302,21 @@ def test_a_missing_kustomize_fails_clearly(repo, render, tmp_path):
     assert proc.returncode != 0
     assert "cannot be run" in proc.stdout and "gitops_repository_kustomize" in proc.stdout, proc.stdout[-3000:]
     assert repo.head() == head
+
+
+def test_an_overlay_of_the_one_file_layout_moves_to_one_kustomization_per_service_with_its_images(repo, render):
+    """A repository rendered before the split: the overlay lists the bases and holds every image itself."""
+    services = [n for n in SIX if n != "reputation"]
+    old = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "namespace": NS,
+           "resources": [f"../../base/{n}" for n in services],
+           "images": [{"name": f"keiko/{n}", "newName": f"registry.example.invalid/keiko/{n}",
+                       "newTag": "0.3.0" if n == "identity" else "0.1.0"} for n in services]}
+    files = {f"k8s/overlays/{ENV}/{n}/kustomization.yaml": None for n in services}
+    files[f"k8s/overlays/{ENV}/kustomization.yaml"] = yaml.safe_dump(old)
+    repo.push(files, "the one-file layout")
+    before = repo.count()
+    ok(render(services))
+    assert repo.count() == before + 1
+    assert repo.overlay()["resources"] == services and "images" not in repo.overlay()
+    assert repo.image("identity")["newTag"] == "0.3.0"  # what deploy wrote in the old layout is kept
+    assert repo.image("learning")["newTag"] == "0.1.0"
