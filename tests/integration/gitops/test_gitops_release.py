@@ -282,3 +282,27 @@ def test_the_edited_overlay_builds_with_kustomize_and_runs_the_written_image(rem
         deployment = next(d for d in yaml.safe_load_all(built) if d and d["kind"] == "Deployment")
         images.append(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
     assert images == [REG + "identity@" + DIGEST, "registry.example.com:5000/keiko/identity:0.4.0"]
+
+
+def test_the_history_reads_through_the_move_from_the_one_file_layout(remote, play):
+    """Commits of the one-file layout (images in the overlay), the render that split it, then a deploy."""
+    one_file = ("resources: [../../base/identity, ../../base/learning]\nimages:\n"
+                "  - {name: keiko/identity, newName: %sidentity, newTag: '%s'}\n"
+                "  - {name: keiko/learning, newName: %slearning, newTag: '0.3.0'}\n")
+    remote.seed({OVERLAY: one_file % (REG, "0.0.9", REG)})
+    old = remote.seed({OVERLAY: one_file % (REG, "0.1.0", REG)},
+                      message="deploy dev: identity 0.0.9 -> 0.1.0\n\nKeiko-Action: deploy\nKeiko-Environment: dev\n")
+    remote.seed(overlay(),
+                message="render dev\n\nKeiko-Action: render\nKeiko-Environment: dev\n")
+    run = play([
+        Step("deploy", "gitops_release", release(remote, images={"learning": "0.3.1"})),
+        Step("history", "gitops_history", dict(remote.auth, environment="dev", actions=["deploy", "render"])),
+    ])
+    rows = [(e["commit"], e["action"], e["changed_services"], e["images_before"], e["images_after"], e["result"])
+            for e in run["history"]["history"]]
+    split = {"identity": REG + "identity:0.1.0", "learning": REG + "learning:0.3.0"}
+    assert rows == [
+        (run["deploy"]["commit"], "deploy", ["learning"], split, dict(split, learning=REG + "learning:0.3.1"), "current"),
+        (rows[1][0], "render", [], split, split, "current"),
+        (old, "deploy", ["identity"], dict(split, identity=REG + "identity:0.0.9"), split, "current"),
+    ]
