@@ -214,7 +214,7 @@ def states(wc, head, commits, environment):
 
     touched = _touched(wc, commits, "k8s/overlays/%s/" % environment)
     at_parent = read([spec(c["parents"][0], path) for c in commits if c["parents"]
-                      for path in sorted(touched[c["sha"]] | {top})])
+                      for path in sorted(touched[c["sha"]])])
     state = state_of(_parse(read([spec(head, top)])[spec(head, top)]), head, None, (None, {}))
     now = state[1]
     out = {}
