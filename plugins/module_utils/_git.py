@@ -525,7 +525,8 @@ def file_diff(path, before, after):
 # entry (named ``keiko/<service>``), replicas and patches. kustomize's transformers visit every object of the
 # kustomization they are in, so per-service ones keep a build linear in the number of services.
 NAME_PREFIX = "keiko/"
-_SERVICE_DIR = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+#: A service or environment name (a DNS label), which is also its directory in the overlay.
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def overlay_path(environment, service=None):
@@ -538,7 +539,7 @@ def overlay_path(environment, service=None):
 def overlay_services(kustomization):
     """The services an environment's overlay lists: its ``resources`` that are a service's directory."""
     resources = (kustomization or {}).get("resources") if isinstance(kustomization, dict) else None
-    return [r for r in resources or [] if isinstance(r, str) and _SERVICE_DIR.match(r)]
+    return [r for r in resources or [] if isinstance(r, str) and NAME.match(r)]
 
 
 def old_layout(kustomization):

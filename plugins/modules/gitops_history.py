@@ -136,7 +136,6 @@ history:
       type: str
 """
 
-import re
 
 try:
     import yaml
@@ -148,7 +147,7 @@ except ImportError:  # pragma: no cover
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._git import (
-    GitError, check_connection, connection_spec, images_of, old_layout, overlay_path, overlay_services, parse_trailers,
+    NAME, GitError, check_connection, connection_spec, images_of, old_layout, overlay_path, overlay_services, parse_trailers,
     subject, working_copy)
 
 
@@ -293,7 +292,7 @@ def main():
     err = check_connection(params)
     if not err and params["limit"] < 0:
         err = "limit must be 0 (all) or more"
-    if not err and not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", params["environment"] or ""):
+    if not err and not NAME.match(params["environment"] or ""):
         err = "environment %r is not a name (lower-case letters, digits and '-')" % params["environment"]
     if err:
         module.fail_json(msg=err + ". Nothing was read.")

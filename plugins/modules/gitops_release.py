@@ -220,11 +220,10 @@ except ImportError:  # pragma: no cover
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._git import (
-    NAME_PREFIX, GitError, build_message, check_connection, check_trailers, connection_spec, entry_reference,
+    NAME, NAME_PREFIX, GitError, build_message, check_connection, check_trailers, connection_spec, entry_reference,
     file_diff, format_reference, images_of, old_layout, overlay_path, overlay_services, parse_trailers, service_of,
     working_copy)
 
-SERVICE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _DOMAIN_COMPONENT = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
 _DOMAIN = r"(?:%s(?:\.%s)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?" % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT)
@@ -437,9 +436,9 @@ def validate(params):
     if err:
         return err
     env = params["environment"]
-    if not SERVICE.match(env or ""):
+    if not NAME.match(env or ""):
         return "environment %r is not a name (lower-case letters, digits and '-')" % env
-    if params["source_environment"] is not None and not SERVICE.match(params["source_environment"]):
+    if params["source_environment"] is not None and not NAME.match(params["source_environment"]):
         return "source_environment %r is not a name (lower-case letters, digits and '-')" % params["source_environment"]
     if params["push_retries"] < 0:
         return "push_retries must be 0 or more"
@@ -452,7 +451,7 @@ def validate(params):
         return "nothing to do: give images, revert or clear_pins"
     known = params["known_services"]
     for service in list(images) + list(params["clear_pins"]):
-        if not SERVICE.match(str(service)):
+        if not NAME.match(str(service)):
             return "service %r is not a name (lower-case letters, digits and '-')" % (service,)
         if known is not None and service not in known:
             return "unknown service %s: the services of %s are %s" % (service, env, ", ".join(sorted(known)) or "none")
