@@ -14,7 +14,8 @@ PRIVATE to this collection: not a public API, may change in any release.
   last operation, the conditions, the history and the LIVE state of each Deployment (its container images,
   health and message) from ``GET /api/v1/applications/{name}/managed-resources``.
 - :class:`ApplicationTarget`: what a wait of ``argocd_application_sync`` waits for (Synced and Healthy, at a
-  revision), as a status model of the one waiter (:mod:`._waiter`).
+  revision), as a status model of the one waiter (:mod:`._waiter`); :class:`AllApplications`: several of them
+  waited for at once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -107,11 +108,28 @@ def validate_connection(params):
     return problems
 
 
-def validate_name(name):
+def validate_name(name, option="name"):
     if not name or not NAME_RE.match(name):
-        return ["name must be the name of an Argo CD Application (a DNS-1123 subdomain: lowercase letters, digits, "
-                "'-' and '.', at most 253 characters), got %r" % name]
+        return ["%s must be the name of an Argo CD Application (a DNS-1123 subdomain: lowercase letters, digits, "
+                "'-' and '.', at most 253 characters), got %r" % (option, name)]
     return []
+
+
+def app_names(params):
+    """The applications of a module's ``name`` or ``names`` option, and the problems of those names."""
+    if params.get("names") is None:
+        return [params.get("name")], validate_name(params.get("name"))
+    names = params["names"]
+    problems = []
+    if not names:
+        problems.append("names must name at least one Argo CD Application")
+    for name in names:
+        problems.extend(validate_name(name, option="names"))
+    seen = set()
+    twice = sorted(set(n for n in names if n in seen or seen.add(n)))
+    if twice:
+        problems.append("names lists %s more than once" % ", ".join(twice))
+    return list(names), problems
 
 
 class ArgoCDClient(object):
@@ -516,6 +534,48 @@ class NoOperation(StatusModel):
 
     def phase(self, obj):
         return PENDING if obj is None or operation_running(obj) else READY
+
+
+class AllApplications(StatusModel):
+    """Several applications waited for at once, each with its own model (:class:`ApplicationTarget`,
+    :class:`NoOperation`): the object is ``{name: application}``. Ready once every one is (an application that
+    was ready is not read again); an error as soon as one is in error (``failed`` names it, ``reason`` says why).
+    """
+
+    def __init__(self, targets):
+        super(AllApplications, self).__init__("Argo CD application", None, ready=(), error=(), field="status")
+        self.targets = targets  # {name: model}, in order
+        self.done = set()
+        self.failed = None
+        self.reason = None
+
+    def waiting(self):
+        return [name for name in self.targets if name not in self.done]
+
+    def status_of(self, obj):
+        if obj is None:
+            return None
+        if len(self.targets) == 1:
+            return describe(obj.get(next(iter(self.targets))))
+        waiting = [name for name in self.waiting() if self.targets[name].phase(obj.get(name)) != READY]
+        if not waiting:
+            return "all %d ready" % len(self.targets)
+        ready = len(self.targets) - len(waiting)
+        return "%d of %d ready; %s: %s" % (ready, len(self.targets), waiting[0], describe(obj.get(waiting[0])))
+
+    def phase(self, obj):
+        if obj is None:
+            return PENDING
+        for name in self.waiting():
+            model = self.targets[name]
+            phase = model.phase(obj.get(name))
+            if phase == ERROR:
+                self.failed = name
+                self.reason = getattr(model, "reason", None)
+                return ERROR
+            if phase == READY:
+                self.done.add(name)
+        return PENDING if self.waiting() else READY
 
 
 def client_from_params(params, clock=None, log=None):

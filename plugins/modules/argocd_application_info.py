@@ -30,8 +30,14 @@ options:
   name:
     description:
       - The name of the Application (its C(metadata.name)).
+      - One of O(name) and O(names) is required.
     type: str
-    required: true
+  names:
+    description:
+      - Several Applications (for example one per service of an environment), read one after the other; the
+        result is RV(applications), in this order.
+    type: list
+    elements: str
   refresh:
     description:
       - V(normal) has Argo CD compare the application with git again before it answers (what a push needs,
@@ -61,6 +67,13 @@ EXAMPLES = r"""
       - staging.application.health_status == 'Healthy'
     fail_msg: "staging is {{ staging.application.sync_status }}/{{ staging.application.health_status }}"
 
+- name: What runs of two services, one Application each
+  keikolatam.gitops.argocd_application_info:
+    api_url: "{{ keiko_argocd.api_url }}"
+    token: "{{ argocd_token }}"
+    names: [identity-staging, learning-staging]
+  register: services
+
 - name: The image of each service as it runs
   ansible.builtin.debug:
     msg: "{{ item.key }}: {{ item.value.images | join(', ') }}"
@@ -68,9 +81,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+applications:
+  description: With O(names), each application as RV(application) describes it, in the order of O(names).
+  returned: with O(names), on success and on a failure after an application was read
+  type: list
+  elements: dict
 application:
   description: The application.
-  returned: success, and on a failure after the application was read
+  returned: with O(name), on success and on a failure after the application was read
   type: dict
   contains:
     name:
@@ -153,27 +171,36 @@ failure:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._argocd import (
-    CONNECTION_ARGS, CONNECTION_KWARGS, ArgoCDError, client_from_params, fail_with, summarize, validate_connection,
-    validate_name)
+    CONNECTION_ARGS, CONNECTION_KWARGS, ArgoCDError, app_names, client_from_params, fail_with, summarize,
+    validate_connection)
 
 
 def main():
-    spec = dict(CONNECTION_ARGS, name=dict(type="str", required=True),
+    spec = dict(CONNECTION_ARGS, name=dict(type="str"), names=dict(type="list", elements="str"),
                 refresh=dict(type="str", choices=["no", "normal", "hard"], default="no"))
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **CONNECTION_KWARGS)
-    problems = validate_connection(module.params) + validate_name(module.params["name"])
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("name", "names")],
+                           required_one_of=CONNECTION_KWARGS["required_one_of"] + [("name", "names")])
+    names, problems = app_names(module.params)
+    problems = validate_connection(module.params) + problems
     if problems:
         module.fail_json(msg="; ".join(problems), retries=0)
     client = client_from_params(module.params, log=module.debug)
-    name = module.params["name"]
     refresh = None if module.check_mode else module.params["refresh"]
+    single = module.params["names"] is None
+    done = []
     app = None
     try:
-        app = client.application(name, refresh=refresh)
-        managed = client.managed_resources(name)
+        for name in names:
+            app = None
+            app = client.application(name, refresh=refresh)
+            done.append(summarize(app, client.managed_resources(name)))
     except ArgoCDError as exc:
-        fail_with(module, exc, client, **({"application": summarize(app)} if app else {}))
-    module.exit_json(changed=False, application=summarize(app, managed), retries=client.retries)
+        if app is not None:
+            done.append(summarize(app))
+        fail_with(module, exc, client, **(({"application": done[0]} if done else {}) if single
+                                          else {"applications": done}))
+    module.exit_json(changed=False, retries=client.retries,
+                     **({"application": done[0]} if single else {"applications": done}))
 
 
 if __name__ == "__main__":

@@ -37,8 +37,15 @@ options:
   name:
     description:
       - The name of the Application (its C(metadata.name)).
+      - One of O(name) and O(names) is required.
     type: str
-    required: true
+  names:
+    description:
+      - Several Applications (for example one per service of an environment), each refreshed and synced as with
+        O(name), one after the other, then all waited for at once (an application that is ready is not read
+        again); the task fails as soon as one fails. RV(applications) holds them, in this order.
+    type: list
+    elements: str
   refresh:
     description:
       - V(normal) compares the application with git again first, V(hard) also drops the cached manifests,
@@ -102,6 +109,7 @@ options:
     default: false
 notes:
   - The wait polls the application every 2 seconds.
+  - The wait timeout covers the whole task, all the applications of O(names) together.
 seealso:
   - module: keikolatam.gitops.argocd_application_info
 """
@@ -126,6 +134,14 @@ EXAMPLES = r"""
     sync: false
     wait_for_revision: "{{ release.commit }}"
 
+- name: The services changed by a commit, one Application each, synced and waited for together
+  keikolatam.gitops.argocd_application_sync:
+    api_url: "{{ keiko_argocd.api_url }}"
+    token: "{{ argocd_token }}"
+    names: [identity-staging, learning-staging]
+    wait_for_revision: "{{ release.commit }}"
+    fail_on_degraded: true
+
 - name: The connection options once for every Argo CD task
   module_defaults:
     group/keikolatam.gitops.argocd:
@@ -146,7 +162,8 @@ application:
     - The application when the task ended, as M(keikolatam.gitops.argocd_application_info) returns it
       (sync and health status, synced revision, last operation, conditions, the live images, health and message of
       each Deployment under C(workloads), and the history).
-  returned: success, and on a failure after the application was read (a timeout, Degraded, a failed sync)
+  returned: with O(name), on success and on a failure after the application was read (a timeout, Degraded, a
+    failed sync)
   type: dict
   sample:
     name: keiko-staging
@@ -156,8 +173,13 @@ application:
     operation_phase: Succeeded
     workloads: {identity: {images: [registry.example.com/keiko/identity:0.2.0], health: Healthy, message: null,
                            live: true}}
+applications:
+  description: With O(names), each application as RV(application) describes it, in the order of O(names).
+  returned: with O(names), on success and on a failure after the applications were read
+  type: list
+  elements: dict
 sync_started:
-  description: Whether the task started a sync (in check mode, whether it would).
+  description: Whether the task started a sync (of any of the applications; in check mode, whether it would).
   returned: always
   type: bool
 waited:
@@ -184,9 +206,9 @@ failure:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.keikolatam.gitops.plugins.module_utils._argocd import (
-    CONNECTION_ARGS, CONNECTION_KWARGS, SHA_RE, ApplicationTarget, ArgoCDError, NoOperation, client_from_params,
-    describe, fail_with, needs_sync, operation_key, operation_running, summarize, unhealthy, validate_connection,
-    validate_name)
+    CONNECTION_ARGS, CONNECTION_KWARGS, SHA_RE, AllApplications, ApplicationTarget, ArgoCDError, NoOperation,
+    app_names, client_from_params, describe, fail_with, needs_sync, operation_key, operation_running, summarize,
+    unhealthy, validate_connection)
 from ansible_collections.keikolatam.gitops.plugins.module_utils._waiter import WaitError, Waiter
 
 INTERVAL = 2.0
@@ -199,16 +221,22 @@ class ApplicationSync(object):
     def __init__(self, module, clock=None):
         self.module = module
         self.params = module.params
-        self.name = module.params["name"]
+        self.names, self.problems = app_names(module.params)
+        self.single = module.params.get("names") is None
         self.client = client_from_params(module.params, clock=clock, log=module.debug)
         self.waiter = Waiter(timeout=module.params["wait_timeout"], interval=INTERVAL, clock=self.client.clock,
                              log=module.debug)
         self.result = {"changed": False, "sync_started": False}
-        self.app = None
+        self.apps = {}  # name: the application as last read
+
+    @property
+    def app(self):
+        """The application last read (of a single ``name``; the first of ``names``)."""
+        return self.apps.get(self.names[0]) if self.names else None
 
     def validate(self):
         p = self.params
-        problems = validate_connection(p) + validate_name(self.name)
+        problems = validate_connection(p) + self.problems
         if p["wait_timeout"] <= 0:
             problems.append("wait_timeout must be a number of seconds greater than 0, got %s" % p["wait_timeout"])
         if p["wait_for_revision"] is not None and not SHA_RE.match(p["wait_for_revision"]):
@@ -223,9 +251,9 @@ class ApplicationSync(object):
         if problems:
             self.module.fail_json(msg="; ".join(problems), retries=0, sync_started=False)
 
-    def fetch(self):
-        self.app = self.client.application(self.name)
-        return self.app
+    def fetch(self, name, refresh=None):
+        self.apps[name] = self.client.application(name, refresh=refresh)
+        return self.apps[name]
 
     def remaining(self):
         return max(0.0, self.params["wait_timeout"] - self.waiter.total_seconds)
@@ -233,11 +261,11 @@ class ApplicationSync(object):
     def needs_sync(self, app):
         return self.params["sync"] and needs_sync(app, self.params["revision"], self.params["wait_for_revision"])
 
-    def start_sync(self):
+    def start_sync(self, name):
         """True when the sync started, False when another operation runs."""
         try:
-            self.app = self.client.sync(self.name, revision=self.params["revision"], prune=self.params["prune"],
-                                        strategy=self.params["strategy"])
+            self.apps[name] = self.client.sync(name, revision=self.params["revision"], prune=self.params["prune"],
+                                               strategy=self.params["strategy"])
         except ArgoCDError as exc:
             if exc.in_progress:
                 return False
@@ -249,74 +277,109 @@ class ApplicationSync(object):
         self.validate()
         p = self.params
         if self.module.check_mode:
-            app = self.fetch()
-            would = bool(self.needs_sync(app)) and not operation_running(app)
+            would = False
+            for name in self.names:
+                app = self.fetch(name)
+                would = would or (bool(self.needs_sync(app)) and not operation_running(app))
             self.result.update(changed=would, sync_started=would)
             return self.finish()
-        app = self.client.application(self.name, refresh=p["refresh"])
-        self.app = app
-        since = operation_key(app)
-        own = False
-        for dummy in range(MAX_ROUNDS):
-            if operation_running(self.app):
-                if not p["wait"]:
-                    if self.needs_sync(self.app):
-                        self.module.warn("An operation already runs on Argo CD application %s: no sync was started "
-                                         "(wait: false)" % self.name)
-                    return self.finish()
-                self.wait(NoOperation(), "no operation running")
-            if not self.needs_sync(self.app):
-                break
-            if self.start_sync():
-                own = True
-                break
-            # refused: an operation started meanwhile (an automated sync); wait for it, then look again
-            self.fetch()
+        # Each application refreshed and its sync started, then all of them waited for at once.
+        targets = {}
+        for name in self.names:
+            own, since = self.start(name)
+            if own is None:  # wait: false and an operation runs
+                continue
+            sync_revision = p["revision"] if own and p["revision"] and SHA_RE.match(p["revision"]) else None
+            targets[name] = ApplicationTarget(revision=p["wait_for_revision"], fail_on_degraded=p["fail_on_degraded"],
+                                              own=own, since=since, sync_revision=sync_revision)
         if not p["wait"]:
             return self.finish()
-        sync_revision = p["revision"] if own and p["revision"] and SHA_RE.match(p["revision"]) else None
-        self.wait(ApplicationTarget(revision=p["wait_for_revision"], fail_on_degraded=p["fail_on_degraded"], own=own,
-                                    since=since, sync_revision=sync_revision),
-                  "synced at %s and Healthy" % sync_revision if sync_revision else "Synced and Healthy")
+        sync_revision = p["revision"] if self.result["sync_started"] and p["revision"] and SHA_RE.match(
+            p["revision"]) else None
+        self.wait(targets, "synced at %s and Healthy" % sync_revision if sync_revision else "Synced and Healthy")
         return self.finish()
 
-    def wait(self, model, wanted):
+    def start(self, name):
+        """Refresh ``name`` and start its sync when one is needed (after an operation that runs). Returns whether
+        this task started it and the operation seen first (None, None with wait: false and an operation running)."""
+        p = self.params
+        app = self.fetch(name, refresh=p["refresh"])
+        since = operation_key(app)
+        for dummy in range(MAX_ROUNDS):
+            if operation_running(self.apps[name]):
+                if not p["wait"]:
+                    if self.needs_sync(self.apps[name]):
+                        self.module.warn("An operation already runs on Argo CD application %s: no sync was started "
+                                         "(wait: false)" % name)
+                    return None, None
+                self.wait({name: NoOperation()}, "no operation running")
+            if not self.needs_sync(self.apps[name]):
+                return False, since
+            if self.start_sync(name):
+                return True, since
+            # refused: an operation started meanwhile (an automated sync); wait for it, then look again
+            self.fetch(name)
+        return False, since
+
+    def wait(self, targets, wanted):
+        model = AllApplications(targets)
+
+        def fetch():
+            for name in model.waiting():
+                self.fetch(name)
+            return self.apps
+
+        what = ", ".join(targets)
         try:
-            self.waiter.until_ready(self.fetch, model, self.name, timeout=self.remaining())
+            self.waiter.until_ready(fetch, model, what, timeout=self.remaining())
         except WaitError as exc:
             self.result["waited"] = {"seconds": round(self.waiter.total_seconds, 3), "status": exc.last_status}
-            summary = self.summary()
-            bad = unhealthy(summary)
+            summaries = self.summaries()
+            bad = [line for summary in summaries for line in unhealthy(summary)]
             revision = self.params["wait_for_revision"]
             at = " at revision %s" % revision if revision and wanted != "no operation running" else ""
+            apps = "application%s %s" % ("s" if len(targets) > 1 else "", what)
             if exc.timed_out:
-                msg = "Timed out after %ss waiting for Argo CD application %s to be %s%s; last status: %s" % (
-                    self.params["wait_timeout"], self.name, wanted, at, exc.last_status)
+                msg = "Timed out after %ss waiting for Argo CD %s to be %s%s; last status: %s" % (
+                    self.params["wait_timeout"], apps, wanted, at, exc.last_status)
             else:
+                failed = model.failed or what
                 msg = "Argo CD application %s failed%s: %s; status: %s" % (
-                    self.name, at, getattr(model, "reason", None) or exc.message, exc.last_status)
+                    failed, at, model.reason or exc.message, describe(self.apps.get(failed)))
             if bad:
                 msg += ". Not healthy: %s" % "; ".join(bad)
-            self.module.fail_json(msg=msg, application=summary, unhealthy=bad, retries=self.client.retries,
-                                  **self.result)
-        self.result["waited"] = {"seconds": round(self.waiter.total_seconds, 3), "status": describe(self.app)}
+            self.module.fail_json(msg=msg, unhealthy=bad, retries=self.client.retries,
+                                  **dict(self.result, **self.results_of(summaries)))
+        self.result["waited"] = {"seconds": round(self.waiter.total_seconds, 3),
+                                 "status": model.status_of(self.apps)}
 
-    def summary(self):
-        managed = None
-        try:
-            managed = self.client.managed_resources(self.name)
-        except ArgoCDError as exc:
-            self.module.warn("Could not read the live resources of %s: %s" % (self.name, exc.message))
-        return summarize(self.app, managed)
+    def summaries(self):
+        out = []
+        for name in self.names:
+            if name not in self.apps:
+                continue
+            managed = None
+            try:
+                managed = self.client.managed_resources(name)
+            except ArgoCDError as exc:
+                self.module.warn("Could not read the live resources of %s: %s" % (name, exc.message))
+            out.append(summarize(self.apps[name], managed))
+        return out
+
+    def results_of(self, summaries):
+        if self.single:
+            return {"application": summaries[0]} if summaries else {}
+        return {"applications": summaries}
 
     def finish(self):
-        self.module.exit_json(application=self.summary(), retries=self.client.retries, **self.result)
+        self.module.exit_json(retries=self.client.retries, **dict(self.result, **self.results_of(self.summaries())))
 
 
 def main():
     spec = dict(
         CONNECTION_ARGS,
-        name=dict(type="str", required=True),
+        name=dict(type="str"),
+        names=dict(type="list", elements="str"),
         refresh=dict(type="str", choices=["no", "normal", "hard"], default="normal"),
         sync=dict(type="bool", default=True),
         revision=dict(type="str"),
@@ -327,14 +390,17 @@ def main():
         wait_for_revision=dict(type="str"),
         fail_on_degraded=dict(type="bool", default=False),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, **CONNECTION_KWARGS)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("name", "names")],
+                           required_one_of=CONNECTION_KWARGS["required_one_of"] + [("name", "names")])
     runner = ApplicationSync(module)
     try:
         runner.run()
     except ArgoCDError as exc:
         extra = dict((k, v) for k, v in runner.result.items() if k != "waited")
-        if runner.app is not None:
+        if runner.single and runner.app is not None:
             extra["application"] = summarize(runner.app)
+        elif not runner.single:
+            extra["applications"] = [summarize(runner.apps[name]) for name in runner.names if name in runner.apps]
         fail_with(module, exc, runner.client, **extra)
 
 

@@ -43,7 +43,7 @@ class FakeModule(object):
 
 def params(stub, **kw):
     p = dict(api_url=stub.url, username="admin", password=PASSWORD, token=None, validate_certs=True, timeout=30,
-             name="manual", refresh="normal", sync=True, revision=None, prune=False, strategy="hook", wait=True,
+             name="manual", names=None, refresh="normal", sync=True, revision=None, prune=False, strategy="hook", wait=True,
              wait_timeout=60, wait_for_revision=None, fail_on_degraded=False)
     p.update(kw)
     return p
@@ -65,17 +65,22 @@ def body(name):
     return (RECORDED[name]["status"], copy.deepcopy(RECORDED[name]["body"]))
 
 
-def app_states(stub, refreshed, *then):
+def app_states(stub, refreshed, *then, app=APP):
     """GET ?refresh= answers ``refreshed``; plain GETs answer ``then`` in turn (the last one repeats)."""
     later = [body(n) for n in then]
+    name = app.rsplit("/", 1)[1]
+
+    def named(answer):
+        answer[1]["metadata"]["name"] = name
+        return answer
 
     def answer(req):
         if "refresh=" in req["query"]:
-            return body(refreshed)
-        return later.pop(0) if len(later) > 1 else later[0]
+            return named(body(refreshed))
+        return named(later.pop(0) if len(later) > 1 else later[0])
 
-    stub.routes[("GET", APP)] = answer
-    stub.routes[("GET", APP + "/managed-resources")] = [body("degraded_managed")]
+    stub.routes[("GET", app)] = answer
+    stub.routes[("GET", app + "/managed-resources")] = [body("degraded_managed")]
 
 
 def test_out_of_sync_is_synced_and_waited_for(stub):
@@ -241,3 +246,59 @@ def test_a_sync_to_a_given_commit_waits_for_its_operation_there(stub):
     assert not out.failed, out.result.get("msg")
     assert out.result["sync_started"] is True
     assert stub.sent("POST", SYNC)[0]["body"]["revision"] == sha
+
+
+OTHER = "/api/v1/applications/other"
+
+
+def test_several_applications_are_synced_then_waited_for_together(stub):
+    app_states(stub, "outofsync", "running", "after_sync")
+    app_states(stub, "outofsync", "running", "running", "running", "after_sync", app=OTHER)
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    stub.routes[("POST", OTHER + "/sync")] = [body("sync_response")]
+    out = run(stub, name=None, names=["manual", "other"], wait_for_revision="6fead16")
+    assert not out.failed, out.result
+    assert out.result["sync_started"] is True and "application" not in out.result
+    assert [a["name"] for a in out.result["applications"]] == ["manual", "other"]
+    sent = [(r["method"], r["path"], r["query"]) for r in stub.requests[1:]]
+    # both refreshed and synced first, then read together until each is ready; a ready one is not read again
+    assert sent[:4] == [("GET", APP, "refresh=normal"), ("POST", SYNC, ""), ("GET", OTHER, "refresh=normal"),
+                        ("POST", OTHER + "/sync", "")]
+    polls = [path for method, path, query in sent[4:] if method == "GET" and not path.endswith("resources")]
+    assert polls == [APP, OTHER, APP, OTHER, OTHER, OTHER]
+    assert out.result["waited"]["status"] == "all 2 ready"
+
+
+def test_one_of_several_degraded_fails_the_task_naming_it(stub):
+    app_states(stub, "outofsync", "running", "after_sync")
+    app_states(stub, "outofsync", "running", "degraded", app=OTHER)
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    stub.routes[("POST", OTHER + "/sync")] = [body("sync_response")]
+    out = run(stub, name=None, names=["manual", "other"], fail_on_degraded=True, wait_timeout=600)
+    assert out.failed
+    assert out.result["msg"].startswith("Argo CD application other failed: health Degraded")
+    assert [a["health_status"] for a in out.result["applications"]] == ["Healthy", "Degraded"]
+    assert out.result["waited"]["seconds"] < 600
+
+
+def test_several_applications_time_out_with_what_each_waits_for(stub):
+    app_states(stub, "outofsync", "running", "after_sync")
+    app_states(stub, "outofsync", "running", app=OTHER)
+    stub.routes[("POST", SYNC)] = [body("sync_response")]
+    stub.routes[("POST", OTHER + "/sync")] = [body("sync_response")]
+    out = run(stub, name=None, names=["manual", "other"], wait_timeout=20)
+    assert out.failed
+    assert out.result["msg"].startswith(
+        "Timed out after 20s waiting for Argo CD applications manual, other to be Synced and Healthy; last status: "
+        "1 of 2 ready; other: sync OutOfSync")
+
+
+@pytest.mark.parametrize("names, message", [
+    ([], "names must name at least one Argo CD Application"),
+    (["a", "Bad_Name"], "names must be the name of an Argo CD Application"),
+    (["a", "b", "a"], "names lists a more than once"),
+])
+def test_bad_names_fail_before_any_request(stub, names, message):
+    out = run(stub, name=None, names=names)
+    assert out.failed and message in out.result["msg"]
+    assert stub.requests == []
