@@ -302,3 +302,24 @@ def test_bad_names_fail_before_any_request(stub, names, message):
     out = run(stub, name=None, names=names)
     assert out.failed and message in out.result["msg"]
     assert stub.requests == []
+
+
+def test_the_info_module_reads_several_applications_in_order(stub, monkeypatch, capsys):
+    import json  # pylint: disable=import-outside-toplevel
+
+    from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+    from ansible_collections.keikolatam.gitops.plugins.modules import argocd_application_info as info  # pylint: disable=import-outside-toplevel
+
+    app_states(stub, "after_sync", "after_sync")
+    app_states(stub, "degraded", "degraded", app=OTHER)
+    args = {"api_url": stub.url, "username": "admin", "password": PASSWORD, "names": ["other", "manual"]}
+    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
+    with pytest.raises(SystemExit):
+        info.main()
+    out = json.loads(capsys.readouterr().out)
+    assert "application" not in out
+    assert [(a["name"], a["health_status"]) for a in out["applications"]] == [("other", "Degraded"), ("manual", "Healthy")]
+    assert out["applications"][0]["workloads"]["web"]["health"] == "Degraded"
+    assert [r["path"] for r in stub.requests if r["method"] == "GET"] == [
+        OTHER, OTHER + "/managed-resources", APP, APP + "/managed-resources"]
