@@ -188,7 +188,6 @@ def main():
     refresh = None if module.check_mode else module.params["refresh"]
     single = module.params["names"] is None
     done = []
-    app = None
     try:
         for name in names:
             app = None

@@ -284,19 +284,18 @@ class ApplicationSync(object):
             self.result.update(changed=would, sync_started=would)
             return self.finish()
         # Each application refreshed and its sync started, then all of them waited for at once.
+        to_sha = p["revision"] if p["revision"] and SHA_RE.match(p["revision"]) else None
         targets = {}
         for name in self.names:
             own, since = self.start(name)
-            if own is None:  # wait: false and an operation runs
-                continue
-            sync_revision = p["revision"] if own and p["revision"] and SHA_RE.match(p["revision"]) else None
-            targets[name] = ApplicationTarget(revision=p["wait_for_revision"], fail_on_degraded=p["fail_on_degraded"],
-                                              own=own, since=since, sync_revision=sync_revision)
+            if p["wait"]:
+                targets[name] = ApplicationTarget(revision=p["wait_for_revision"], own=own, since=since,
+                                                  fail_on_degraded=p["fail_on_degraded"],
+                                                  sync_revision=to_sha if own else None)
         if not p["wait"]:
             return self.finish()
-        sync_revision = p["revision"] if self.result["sync_started"] and p["revision"] and SHA_RE.match(
-            p["revision"]) else None
-        self.wait(targets, "synced at %s and Healthy" % sync_revision if sync_revision else "Synced and Healthy")
+        started_to_sha = to_sha and self.result["sync_started"]
+        self.wait(targets, "synced at %s and Healthy" % to_sha if started_to_sha else "Synced and Healthy")
         return self.finish()
 
     def start(self, name):
