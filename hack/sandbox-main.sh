@@ -64,8 +64,8 @@ Created on the sandbox's OVH project (inventories/sandbox/host_vars/sandbox/plat
 Bootstrapped on the cluster (playbooks/bootstrap.yml): Argo CD ${KEIKO_ARGOCD_VERSION:-v3.6.1} in the namespace argocd,
   its AppProjects platform and keiko, and the root Application keiko-sandbox, synced from the GitOps
   remote $KEIKO_GITOPS_URL (branch main, rendered from keiko_services: k8s/base/<service>/ for the six services
-  and the gateway, k8s/overlays/sandbox/ and argocd/sandbox/), and its child keiko-sandbox-services Synced and
-  Healthy: the seven Deployments run on the kwok nodes
+  and the gateway, k8s/overlays/sandbox/ and argocd/sandbox/), and its children, one Application per service
+  (keiko-sandbox-svc-identity, ...), Synced and Healthy: the seven Deployments run on the kwok nodes
 Kubeconfig of the cluster: $kubeconfig
 Generated secrets (mode 0600, outside git): $secrets/{database-users,registry-users,backup-s3}.yml
 

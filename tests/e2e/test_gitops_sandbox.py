@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 NS = "keiko"
+# The services of the sandbox inventory (inventories/sandbox/host_vars/sandbox/platform.yml).
+SERVICES = ["identity", "learning", "reputation", "passport", "governance", "marketplace", "gateway"]
 
 
 class Sandbox:
@@ -176,10 +179,16 @@ def test_site_ends_with_argocd_running_and_the_root_app_synced_and_healthy(sandb
     assert root["status"]["sync"]["status"] == "Synced"
     assert root["status"]["health"]["status"] == "Healthy"
     assert root["spec"]["source"]["repoURL"] == sandbox.env["KEIKO_GITOPS_URL"]
-    # The root app's child (seeded by bootstrap) is an Application of the services' project, synced too.
-    child = sandbox.app("keiko-sandbox-services")
-    assert child["spec"]["project"] == "keiko"
-    assert child["status"]["sync"]["status"] == "Synced"
+    # The root app's children (rendered by bootstrap): one Application per service, of the services' project, each at
+    # its service's directory of the overlay, Synced and Healthy.
+    listed = sandbox.api("/api/v1/applications?selector=keikolatam.io/environment%3Dsandbox,keikolatam.io/service")
+    children = {app["metadata"]["labels"]["keikolatam.io/service"]: app for app in listed["items"]}
+    assert sorted(children) == sorted(SERVICES)
+    for service, child in children.items():
+        assert child["metadata"]["name"] == f"keiko-sandbox-svc-{service}"
+        assert child["spec"]["project"] == "keiko"
+        assert child["spec"]["source"]["path"] == f"k8s/overlays/sandbox/{service}"
+        assert (child["status"]["sync"]["status"], child["status"]["health"]["status"]) == ("Synced", "Healthy")
     # The summary tells where the API is and how to log in.
     assert sandbox.env["KEIKO_ARGOCD_URL"] in site.stdout and "argocd-initial-admin-secret" in site.stdout
 
@@ -235,11 +244,18 @@ data:
 """
 
 
+IDENTITY = "k8s/overlays/sandbox/identity"
+IDENTITY_APP = "keiko-sandbox-svc-identity"
+
+
 def set_resources(work: Path, resources: list[str]) -> None:
-    path = work / "k8s" / "overlays" / "sandbox" / "kustomization.yaml"
+    """The identity service's kustomization in the overlay lists its base and ``resources``."""
+    path = work / IDENTITY / "kustomization.yaml"
     text = path.read_text()
-    head = text.split("resources:")[0]
-    path.write_text(head + "resources: " + json.dumps(resources) + "\n")
+    listed = re.search(r"^resources:.*\n(?:  - .*\n)*", text, re.M)  # a block list, or the flow list written here
+    assert listed, text
+    path.write_text(text[:listed.start()] + "resources: " + json.dumps(["../../../base/identity", *resources]) + "\n"
+                    + text[listed.end():])
 
 
 def deployment(sb: Sandbox) -> dict | None:
@@ -248,14 +264,14 @@ def deployment(sb: Sandbox) -> dict | None:
 
 def test_a_commit_is_synced_and_rolls_out_on_kwok_nodes(sandbox, site):
     work = sandbox.clone()
-    (work / "k8s" / "overlays" / "sandbox" / "echo.yaml").write_text(DEPLOYMENT)
-    (work / "k8s" / "overlays" / "sandbox" / "settings.yaml").write_text(SETTINGS)
+    (work / IDENTITY / "echo.yaml").write_text(DEPLOYMENT)
+    (work / IDENTITY / "settings.yaml").write_text(SETTINGS)
     set_resources(work, ["echo.yaml", "settings.yaml"])
     rev = sandbox.commit(work, "Add the echo service")
-    sandbox.app("keiko-sandbox-services", refresh=True)  # as the playbooks do after a push
+    sandbox.app(IDENTITY_APP, refresh=True)  # as the playbooks do after a push
 
     def synced_at_rev():
-        app = sandbox.app("keiko-sandbox-services")
+        app = sandbox.app(IDENTITY_APP)
         status = app["status"]
         done = status["sync"].get("revision") == rev and status["sync"]["status"] == "Synced" \
             and status["health"]["status"] == "Healthy"
@@ -272,8 +288,8 @@ def test_a_commit_is_synced_and_rolls_out_on_kwok_nodes(sandbox, site):
     nodes = {n["metadata"]["name"]: n for n in sandbox.get("nodes")["items"]}
     assert len(pods) == 2 and all(p["status"]["phase"] == "Running" for p in pods)
     assert all(nodes[p["spec"]["nodeName"]]["metadata"]["annotations"].get("kwok.x-k8s.io/node") == "fake" for p in pods)
-    # Applied by Argo CD for the services' Application (annotation tracking, Argo CD 3's default).
-    assert dep["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"].startswith("keiko-sandbox-services:")
+    # Applied by Argo CD for the identity service's Application (annotation tracking, Argo CD 3's default).
+    assert dep["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"].startswith(IDENTITY_APP + ":")
 
 
 def test_a_manual_edit_is_reverted_by_self_heal(sandbox, site):
@@ -284,12 +300,32 @@ def test_a_manual_edit_is_reverted_by_self_heal(sandbox, site):
 
 def test_removing_it_from_git_prunes_it(sandbox, site):
     work = sandbox.clone()
-    (work / "k8s" / "overlays" / "sandbox" / "echo.yaml").unlink()
-    set_resources(work, ["settings.yaml"])  # automated sync never empties an app (allowEmpty is off)
+    (work / IDENTITY / "echo.yaml").unlink()
+    set_resources(work, ["settings.yaml"])
     sandbox.commit(work, "Remove the echo service")
-    sandbox.app("keiko-sandbox-services", refresh=True)
+    sandbox.app(IDENTITY_APP, refresh=True)
     wait_for("the prune", lambda: deployment(sandbox) is None, timeout=180)
     assert sandbox.get("-n", NS, "configmap", "echo-settings")
+
+
+def test_a_service_added_to_the_inventory_gets_its_application_and_loses_it_with_its_objects_when_removed(
+        sandbox, site):
+    """bootstrap.yml renders the new service's Application, waits for the root Application to sync it and for the
+    service to be Synced and Healthy; removed from the inventory, its Application goes, and its objects with it (the
+    resources finalizer)."""
+    app = "keiko-sandbox-svc-search"
+    added = sandbox.playbook("playbooks/bootstrap.yml", "-e", json.dumps({"keiko_services": SERVICES + ["search"]}))
+    assert added.returncode == 0, (added.stdout + added.stderr)[-6000:]
+    status = sandbox.app(app)["status"]
+    assert (status["sync"]["status"], status["health"]["status"]) == ("Synced", "Healthy")
+    assert sandbox.get("-n", NS, "deployment", "search")
+
+    removed = sandbox.playbook("playbooks/bootstrap.yml")
+    assert removed.returncode == 0, (removed.stdout + removed.stderr)[-6000:]
+    wait_for("the Application and the Deployment of search gone",
+             lambda: sandbox.get("-n", "argocd", "application", app) is None
+             and sandbox.get("-n", NS, "deployment", "search") is None, timeout=120)
+    assert sandbox.get("-n", NS, "deployment", "identity")  # the others stay
 
 
 def test_an_application_outside_its_project_is_refused(sandbox, site):

@@ -156,7 +156,8 @@ class Envs:
         return self.get(name, "-n", self.facts[name]["namespace"], "lease", f"keiko-release-{name}")
 
     # -- Argo CD's API -------------------------------------------------------------------------------
-    def app(self, name: str) -> dict:
+    def app(self, name: str, service: str) -> dict:
+        """The Application of ``service`` in environment ``name``, as Argo CD's API reports it."""
         facts = self.facts[name]
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -169,10 +170,10 @@ class Envs:
                 return json.loads(resp.read() or b"{}")
 
         token = call("/api/v1/session", {"username": facts["argocd_username"], "password": facts["argocd_password"]})
-        return call(f"/api/v1/applications/keiko-{name}-services", token=token["token"])
+        return call(f"/api/v1/applications/keiko-{name}-svc-{service}", token=token["token"])
 
-    def synced_healthy_at(self, name: str, revision: str) -> bool:
-        status = self.app(name)["status"]
+    def synced_healthy_at(self, name: str, revision: str, service: str = "identity") -> bool:
+        status = self.app(name, service)["status"]
         return (status["sync"]["status"], status["health"]["status"], status["sync"].get("revision")) == (
             "Synced", "Healthy", revision)
 
@@ -345,7 +346,7 @@ def expect_reverted(envs, run, name: str, before: str, service: str, old_image: 
     assert trailers(revert).get("Keiko-Reverts") == promote["sha"], revert
     assert revert["parents"] == [promote["sha"]]
     assert f"Rolled back automatically: revert commit {revert['sha']}" in text
-    assert envs.synced_healthy_at(name, revert["sha"])
+    assert envs.synced_healthy_at(name, revert["sha"], service)
     assert envs.images(name)[service] == old_image
 
 

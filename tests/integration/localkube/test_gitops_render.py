@@ -192,8 +192,14 @@ def test_first_render_is_one_commit_with_the_whole_tree(repo, render, localkube)
     assert identity["replicas"] == [{"name": "identity", "count": 1}]
     # One "add" per new directory, not one per service under it.
     assert f"add k8s/overlays/{ENV}/identity" not in subject
-    app = yaml.safe_load(repo.show(f"argocd/{ENV}/services.yaml"))
-    assert app["metadata"]["name"] == f"keiko-{ENV}-services" and app["spec"]["source"]["path"] == f"k8s/overlays/{ENV}"
+    # One Application per service, each at its service's directory, told which paths a commit must touch to matter.
+    apps = {a["metadata"]["name"]: a for a in yaml.safe_load_all(repo.show(f"argocd/{ENV}/services.yaml")) if a}
+    assert sorted(apps) == sorted(f"keiko-{ENV}-svc-{n}" for n in SIX)
+    app = apps[f"keiko-{ENV}-svc-identity"]
+    assert app["spec"]["source"]["path"] == f"k8s/overlays/{ENV}/identity"
+    assert app["metadata"]["labels"]["keikolatam.io/service"] == "identity"
+    assert app["metadata"]["annotations"]["argocd.argoproj.io/manifest-generate-paths"] == ".;../../../base/identity"
+    assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
 
     # The dry run went to the API server (it made the namespace it needs) and persisted nothing.
     assert "Server-side dry run" in out
@@ -243,7 +249,9 @@ def test_a_new_service_is_one_commit_that_names_it(repo, render):
     assert repo.count() == before + 1
     subject = repo.message().splitlines()[0]
     # The gateway's kustomization changes too: its KEIKO_UPSTREAMS names the new service.
+    # The new service's Application is in the services' file.
     assert subject == (f"render {ENV}: add k8s/base/search, add k8s/overlays/{ENV}/search, "
+                       f"change argocd/{ENV}/services.yaml, "
                        f"change k8s/overlays/{ENV}/gateway/kustomization.yaml, change k8s/overlays/{ENV}/kustomization.yaml")
     assert repo.image("search") == {"name": "keiko/search", "newName": "registry.example.invalid/keiko/search",
                                     "newTag": "1.4.0"}
@@ -268,7 +276,8 @@ def test_a_removed_service_leaves_the_overlay(repo, render):
     assert "k8s/base/reputation/deployment.yaml" in tree  # another environment on the branch may use it
     message = repo.message()
     assert message.splitlines()[0] == (
-        f"render {ENV}: change k8s/overlays/{ENV}/gateway/kustomization.yaml, change k8s/overlays/{ENV}/kustomization.yaml, "
+        f"render {ENV}: change argocd/{ENV}/services.yaml, "
+        f"change k8s/overlays/{ENV}/gateway/kustomization.yaml, change k8s/overlays/{ENV}/kustomization.yaml, "
         f"remove k8s/overlays/{ENV}/reputation/kustomization.yaml, remove k8s/overlays/{ENV}/search/kustomization.yaml")
     removed = re.search(r"removed: ([^.]*)\.", message).group(1)
     assert sorted(removed.split(", ")) == ["reputation", "search"], message
@@ -322,3 +331,20 @@ def test_an_overlay_of_the_one_file_layout_moves_to_one_kustomization_per_servic
     assert repo.overlay()["resources"] == services and "images" not in repo.overlay()
     assert repo.image("identity")["newTag"] == "0.3.0"  # what deploy wrote in the old layout is kept
     assert repo.image("learning")["newTag"] == "0.1.0"
+
+
+def test_the_environments_patches_go_into_each_service_and_a_path_patch_is_refused(repo, render):
+    """Each service's Application builds its own directory, so the environment's patches are in every service's
+    kustomization; a patch file (``path:``) would be outside it, and is refused before any commit."""
+    services = [n for n in SIX if n != "reputation"]
+    patch = {"patch": "- op: add\n  path: /metadata/labels/keikolatam.io~1team\n  value: platform\n",
+             "target": {"kind": "Deployment"}}
+    ok(render(services, gitops_repository_patches=[patch]))
+    assert {n: repo.service(n)["patches"][-1] for n in services} == {n: patch for n in services}
+    assert "patches" not in repo.overlay()
+
+    head = repo.head()
+    proc, recap = render(services, gitops_repository_patches=[{"path": "team.yaml", "target": {"kind": "Deployment"}}])
+    assert proc.returncode != 0 and recap["changed"] == 0
+    assert "patch 1 of gitops_repository_patches is not a dict with an inline patch" in " ".join(proc.stdout.split())
+    assert repo.head() == head
