@@ -288,13 +288,17 @@ def bench_bootstrap(sb: Sandbox, from_nothing: dict) -> dict:
             "peak_kib": boot["peak_kib"]}
 
 
+def _ready_at(app: dict, revision: str) -> bool:
+    """The Application is Synced and Healthy, compared with ``revision``."""
+    status = app.get("status", {})
+    return (status.get("sync", {}).get("status") == "Synced" and status.get("sync", {}).get("revision") == revision
+            and status.get("health", {}).get("status") == "Healthy")
+
+
 def _wait_app(sb: Sandbox, name: str, revision: str, timeout: float = 300) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        app = sb.argocd(f"/api/v1/applications/{name}")
-        status = app.get("status", {})
-        if (status.get("sync", {}).get("status") == "Synced" and status.get("sync", {}).get("revision") == revision
-                and status.get("health", {}).get("status") == "Healthy"):
+        if _ready_at(sb.argocd(f"/api/v1/applications/{name}"), revision):
             return time.monotonic() - start
         time.sleep(0.25)
     raise SystemExit(f"bench: {name} not Synced and Healthy at {revision} after {timeout}s")
@@ -302,13 +306,13 @@ def _wait_app(sb: Sandbox, name: str, revision: str, timeout: float = 300) -> fl
 
 def bench_latency(sb: Sandbox) -> dict:
     """deploy.yml against a plain push + refresh + poll of the same kind of change (a new image tag)."""
-    items = sb.argocd("/api/v1/applications").get("items", [])
-    # The Application of the services: the one whose source is the environment's overlay.
-    target = next((a["metadata"]["name"] for a in items
-                   if a.get("spec", {}).get("source", {}).get("path", "").startswith("k8s/overlays/")), None)
-    if target is None:
-        raise SystemExit("bench: no Application syncs k8s/overlays/<env>: " + ", ".join(
-            a["metadata"]["name"] for a in items))
+    items = sb.argocd("/api/v1/applications?selector=keikolatam.io/service").get("items") or []
+    # Each service's Application (as the renderer labels them): identity's for deploy and rollback, learning's for the
+    # baseline.
+    apps = {a["metadata"]["labels"]["keikolatam.io/service"]: a["metadata"]["name"] for a in items}
+    if not {"identity", "learning"} <= set(apps):
+        raise SystemExit("bench: no Applications of the services identity and learning: " + ", ".join(sorted(apps)))
+    target, baseline = apps["identity"], apps["learning"]
     run = must(sb.playbook("playbooks/deploy.yml", "-e", "env=sandbox", "-e", "service=identity",
                            "-e", "image=0.2.0-bench"), "deploy.yml")
     # The baseline: the same change (another tag of another service) by hand.
@@ -331,8 +335,8 @@ def bench_latency(sb: Sandbox) -> dict:
     subprocess.run(["git", "push", "-q", "origin", "HEAD"], cwd=work, env=git_env, check=True, timeout=120)
     revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=True
                               ).stdout.strip()
-    sb.argocd(f"/api/v1/applications/{target}?refresh=normal")
-    _wait_app(sb, target, revision)
+    sb.argocd(f"/api/v1/applications/{baseline}?refresh=normal")
+    _wait_app(sb, baseline, revision)
     base = time.monotonic() - start
     rollback = bench_rollback(sb, target)
     return {"deploy_seconds": round(run["seconds"], 2), "push_refresh_poll_seconds": round(base, 2),
@@ -486,16 +490,20 @@ class Envs(Sandbox):
                 total += grpc_calls(resp.read().decode())
         return total
 
-    def wait_app(self, name: str, revision: str, timeout: float = 900) -> float:
+    def wait_apps(self, name: str, services: list[str], revision: str, timeout: float = 900) -> float:
+        """Poll (one list call per round) until the Applications of ``services`` are Synced and Healthy at
+        ``revision``."""
         start = time.monotonic()
-        app = f"keiko-{name}-services"
+        wanted = {f"keiko-{name}-svc-{service}" for service in services}
+        pending = wanted
         while time.monotonic() - start < timeout:
-            status = self.env_argocd(name, f"/api/v1/applications/{app}").get("status", {})
-            if (status.get("sync", {}).get("status") == "Synced" and status.get("sync", {}).get("revision") == revision
-                    and status.get("health", {}).get("status") == "Healthy"):
+            listed = self.env_argocd(name, f"/api/v1/applications?selector=keikolatam.io/environment%3D{name}")
+            pending = wanted - {app["metadata"]["name"] for app in listed.get("items") or [] if _ready_at(app, revision)}
+            if not pending:
                 return time.monotonic() - start
             time.sleep(0.25)
-        raise SystemExit(f"bench: {app} not Synced and Healthy at {revision} after {timeout}s")
+        raise SystemExit(f"bench: {len(pending)} Applications of {name} (first {sorted(pending)[0]}) not Synced and "
+                         f"Healthy at {revision} after {timeout}s")
 
     def push_images(self, name: str, tags: dict[str, str]) -> float:
         """The baseline: a plain commit of new tags in the environment's overlay, push, refresh, poll until Synced and
@@ -522,8 +530,9 @@ class Envs(Sandbox):
         subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=work, env=git_env, check=True, timeout=120)
         revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True, check=True,
                                   timeout=60).stdout.strip()
-        self.env_argocd(name, f"/api/v1/applications/keiko-{name}-services?refresh=normal")
-        self.wait_app(name, revision, timeout=900)
+        for service in tags:
+            self.env_argocd(name, f"/api/v1/applications/keiko-{name}-svc-{service}?refresh=normal")
+        self.wait_apps(name, list(tags), revision, timeout=900)
         return time.monotonic() - start
 
 
